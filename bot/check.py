@@ -1,0 +1,78 @@
+"""`closeloop check`: is this policy valid, and can the bot post where the policy says?
+
+Runs without starting the bot, so an admin can check a change before deploying it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.policy import Policy, PolicyError, load_policy
+from bot.settings import Settings, SettingsError
+
+
+def policy_channels(policy: Policy) -> dict[str, str]:
+    """Channel id -> what uses it, for messages an admin can act on."""
+    uses: dict[str, list[str]] = {}
+    for department in policy.departments:
+        uses.setdefault(department.channel, []).append(f"department {department.name}")
+    uses.setdefault(policy.announcements.channel, []).append("announcements")
+    return {channel: ", ".join(names) for channel, names in uses.items()}
+
+
+def channel_problems(client: WebClient, policy: Policy) -> list[str]:
+    problems = []
+    for channel, used_by in policy_channels(policy).items():
+        try:
+            info = client.conversations_info(channel=channel)["channel"]
+        except SlackApiError as error:
+            code = error.response.get("error")
+            if code == "channel_not_found":
+                problems.append(
+                    f"{channel} ({used_by}): not found — check the id, or invite the bot if "
+                    "it is a private channel"
+                )
+            else:
+                problems.append(f"{channel} ({used_by}): Slack said {code}")
+            continue
+        if info.get("is_archived"):
+            problems.append(f"{channel} ({used_by}): archived — unarchive it or use another channel")
+        elif not info.get("is_member"):
+            problems.append(
+                f"#{info.get('name', channel)} ({used_by}): the bot is not a member — "
+                f"type `/invite @closeloop` in that channel"
+            )
+    return problems
+
+
+def run_check(settings: Settings, policy_path: str | None, *, out: Callable[[str], None] = print) -> int:
+    path = policy_path or settings.policy_path
+    if not path:
+        raise SettingsError("no policy to check — pass --policy FILE or set CLOSELOOP_POLICY")
+    try:
+        policy = load_policy(path)
+    except PolicyError as error:
+        for problem in error.problems:
+            out(f"✗ {problem}")
+        return 1
+    out(f"✓ {path}: valid — {len(policy.departments)} departments, {len(policy.routing.rules)} routing rules")
+    if not settings.slack_bot_token:
+        out("· SLACK_BOT_TOKEN not set: channel access not checked")
+        return 0
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=15)
+    try:
+        identity = client.auth_test()
+    except SlackApiError as error:
+        code = error.response.get("error")
+        out(f"✗ SLACK_BOT_TOKEN: Slack said {code} — copy the Bot User OAuth Token again")
+        return 1
+    out(f"✓ token works: bot {identity.get('user')} in {identity.get('team')}")
+    problems = channel_problems(client, policy)
+    for problem in problems:
+        out(f"✗ {problem}")
+    if not problems:
+        out(f"✓ the bot can post in all {len(policy_channels(policy))} channels")
+    return 1 if problems else 0

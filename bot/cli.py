@@ -1,0 +1,148 @@
+"""`closeloop` — run the bot, try it in a demo, check a policy, migrate the database."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from bot.policy import PolicyError, load_policy
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("closeloop")
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _require_current_schema(settings: Settings) -> None:
+    from storage.migrate import pending
+
+    current, head = pending(settings.database_url)
+    if current != head:
+        raise SettingsError(
+            f"the database at DATABASE_URL is at schema {current or 'none'}, this version needs {head} "
+            "— run `closeloop db upgrade` first"
+        )
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from slack_sdk.errors import SlackApiError
+
+    from bot.server import HttpServer
+    from bot.wiring import build_runtime
+
+    settings = load_settings()
+    needed = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CLOSELOOP_INTAKE_TOKEN", "CLOSELOOP_POLICY"]
+    settings.require(*needed, *(["SLACK_APP_TOKEN"] if args.socket else []))
+    policy = load_policy(str(settings.policy_path))
+    _require_current_schema(settings)
+    runtime = build_runtime(settings, policy)
+    try:
+        identity = runtime.bolt_app.client.auth_test()
+        log.info("connected to Slack as %s in %s", identity.get("user"), identity.get("team"))
+    except SlackApiError as error:
+        raise SettingsError(
+            f"Slack refused SLACK_BOT_TOKEN ({error.response.get('error')}) — copy the Bot User OAuth Token "
+            "again from your app's 'OAuth & Permissions' page"
+        ) from None
+    except OSError as error:
+        log.warning("Slack is not reachable yet (%s); posts are retried until it is", error)
+    server = HttpServer(runtime.wsgi, host=args.host, port=settings.port)
+    socket_handler = None
+    if args.socket:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        socket_handler = SocketModeHandler(runtime.bolt_app, settings.slack_app_token)
+        socket_handler.connect()
+        log.info("Socket Mode connected: Slack events arrive over a WebSocket")
+    runtime.start_background()
+
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            log.info("received %s: finishing in-flight work", signal.Signals(signum).name)
+            threading.Thread(target=server.close, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("closeloop listening on %s (POST /slack/events, POST /feedback, GET /healthz)", server.url)
+    try:
+        server.serve_forever()
+    finally:
+        if socket_handler is not None:
+            socket_handler.close()
+        runtime.close()
+    return 0
+
+
+def command_db(args: argparse.Namespace) -> int:
+    from storage.migrate import pending, upgrade
+
+    settings = load_settings()
+    if args.action == "upgrade":
+        upgrade(settings.database_url)
+    current, head = pending(settings.database_url)
+    print(f"database schema: {current or 'empty'} (latest: {head})")
+    return 0
+
+
+def command_check(args: argparse.Namespace) -> int:
+    from bot.check import run_check
+
+    return run_check(load_settings(), args.policy)
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(database_path=args.database, keep=args.keep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="closeloop", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="serve Slack and the intake (HTTP, or Socket Mode with --socket)")
+    run.add_argument("--socket", action="store_true", help="receive Slack events over Socket Mode")
+    run.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    run.set_defaults(handler=command_run)
+
+    demo = sub.add_parser("demo", help="run a whole loop against a simulated Slack workspace")
+    demo.add_argument("--database", help="SQLite file to use (default: a temporary one)")
+    demo.add_argument("--keep", action="store_true", help="keep the temporary database")
+    demo.set_defaults(handler=command_demo)
+
+    check = sub.add_parser("check", help="validate a policy file (and channel access, with a token)")
+    check.add_argument("--policy", help="policy file (default: CLOSELOOP_POLICY)")
+    check.set_defaults(handler=command_check)
+
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade", "status"])
+    db.set_defaults(handler=command_db)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        return int(args.handler(args))
+    except (SettingsError, PolicyError) as error:
+        print(f"closeloop: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

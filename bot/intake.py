@@ -1,0 +1,187 @@
+"""Intake: validate a survey response, classify and route it, store it.
+
+Validation is a pydantic model so every bad field is named in one answer; the rules that need
+the survey type (score ranges) live next to the scales they come from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bot.domain.routing import RoutingInput, route
+from bot.domain.scoring import SCALES, classify
+from bot.policy import Policy
+from storage.records import FEEDBACK_FIELDS, FeedbackData, IntakeOutcome, Triage
+from storage.repository import Repository
+from storage.vocabulary import Survey
+
+MAX_COMMENT = 10_000
+
+Short = Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length=200)]
+Tag = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
+class CustomerIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: Short | StrictInt | None = None
+    name: Short | None = None
+    email: Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length=320)] | None = None
+    account: Short | None = None
+    segment: Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    value: Annotated[Decimal, Field(ge=0, le=10**12, max_digits=14, decimal_places=2)] | None = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float | None):
+            raise ValueError("must be a number")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value and ("@" not in value or any(c.isspace() for c in value)):
+            raise ValueError("is not an email address")
+        return value or None
+
+
+class FeedbackIn(BaseModel):
+    """The intake's JSON contract. Unknown keys are kept in the raw payload, not rejected, so a
+    survey tool adding a field does not break intake."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: (
+        Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | StrictInt
+    )
+    survey: Survey
+    score: StrictInt
+    comment: Annotated[StrictStr, StringConstraints(max_length=MAX_COMMENT)] | None = None
+    customer: CustomerIn | None = None
+    tags: Annotated[list[Tag], Field(max_length=30)] = Field(default_factory=list)
+    touchpoint: Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    language: Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length=35)] | None = None
+    submitted_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _score_in_range(self) -> FeedbackIn:
+        scale = SCALES[self.survey]
+        if not scale.low <= self.score <= scale.high:
+            raise ValueError(f"score: must be from {scale.low} to {scale.high} for {self.survey.value}")
+        return self
+
+
+class IntakeRejected(Exception):
+    """The payload is not acceptable; `fields` maps each bad field to what is wrong with it."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields
+
+
+def _field_errors(error: ValidationError) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        location = ".".join(
+            str(part) for part in item["loc"] if not str(part).startswith(("function", "str", "int", "list["))
+        )
+        if not location and ":" in message:
+            location, message = (part.strip() for part in message.split(":", 1))
+        fields.setdefault(location or "(body)", message)
+    return fields
+
+
+def parse_feedback(payload: Any) -> FeedbackData:
+    if not isinstance(payload, dict):
+        raise IntakeRejected({"(body)": "must be a JSON object"})
+    try:
+        model = FeedbackIn.model_validate(payload)
+    except ValidationError as error:
+        raise IntakeRejected(_field_errors(error)) from None
+    customer = model.customer or CustomerIn()
+    provided = set(model.model_fields_set) & set(FEEDBACK_FIELDS)
+    if model.customer is not None:
+        provided |= {f"customer_{name}" for name in model.customer.model_fields_set}
+    submitted = model.submitted_at
+    if submitted is not None and submitted.tzinfo is None:
+        submitted = submitted.replace(tzinfo=UTC)  # survey tools that omit the zone mean UTC
+    return FeedbackData(
+        external_id=str(model.id),
+        survey=model.survey.value,
+        score=model.score,
+        comment=model.comment if model.comment and model.comment.strip() else None,
+        customer_id=None if customer.id is None else str(customer.id),
+        customer_name=customer.name or None,
+        customer_email=customer.email,
+        customer_account=customer.account or None,
+        customer_segment=customer.segment or None,
+        customer_value=customer.value,
+        tags=tuple(dict.fromkeys(model.tags)),
+        touchpoint=model.touchpoint or None,
+        language=model.language or None,
+        submitted_at=submitted,
+        raw=payload,
+        provided=frozenset(provided | {"score"}),
+    )
+
+
+def triage(policy: Policy, data: FeedbackData) -> Triage:
+    category = classify(data.survey, data.score)
+    department = route(
+        policy,
+        RoutingInput(
+            survey=data.survey,
+            score=data.score,
+            category=category,
+            comment=data.comment,
+            tags=data.tags,
+            touchpoint=data.touchpoint,
+            segment=data.customer_segment,
+        ),
+    )
+    return Triage(
+        category=category.value,
+        department=department,
+        priority=policy.priority_for(category).value,
+        open_case=policy.opens_case(category),
+        notify=policy.cases.others.notify,
+    )
+
+
+class IntakeService:
+    def __init__(
+        self,
+        repository: Repository,
+        policy: Policy,
+        clock: Callable[[], datetime],
+        on_stored: Callable[[IntakeOutcome], None],
+    ) -> None:
+        self.repository = repository
+        self.policy = policy
+        self.clock = clock
+        self.on_stored = on_stored
+
+    def accept(self, payload: Any) -> IntakeOutcome:
+        data = parse_feedback(payload)
+        outcome = self.repository.record_feedback(data, triage(self.policy, data), self.clock())
+        if outcome.changed:
+            self.on_stored(outcome)
+        return outcome

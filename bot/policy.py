@@ -1,0 +1,255 @@
+"""The policy file: who gets which feedback, what becomes a case, how a loop is closed.
+
+Loaded once at start-up; every problem is reported with the file, the field and the fix, all at
+once, so an admin fixes the file in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from storage.vocabulary import Category, Priority, Survey
+
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+# Slack option text is capped at 75 characters; root causes and remedies appear as options.
+OptionLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=75)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
+
+
+class PolicyError(Exception):
+    """One line per problem: '<file>: <field>: <what is wrong> — <fix>'."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _channel(value: str) -> str:
+    if not CHANNEL_ID.match(value):
+        raise ValueError(
+            f"{value!r} is not a Slack channel id — open the channel in Slack, "
+            f"'View channel details', and copy the id at the bottom (it starts with C)"
+        )
+    return value
+
+
+class Department(_Strict):
+    name: Name
+    title: str | None = None
+    channel: str
+    managers: list[str] = Field(default_factory=list)
+
+    _check_channel = field_validator("channel")(_channel)
+
+    @field_validator("managers")
+    @classmethod
+    def _user_ids(cls, users: list[str]) -> list[str]:
+        for user in users:
+            if not USER_ID.match(user):
+                raise ValueError(
+                    f"{user!r} is not a Slack user id — use the member id from the person's "
+                    "profile ('⋮' > 'Copy member ID', it starts with U)"
+                )
+        return users
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
+
+
+class ScoreRange(_Strict):
+    min: int = Field(ge=0, le=10)
+    max: int = Field(ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max}) — swap them")
+        return self
+
+
+class RoutingRule(_Strict):
+    name: str | None = None
+    department: Name
+    survey: list[Survey] = Field(default_factory=list)
+    category: list[Category] = Field(default_factory=list)
+    score: ScoreRange | None = None
+    tags: list[str] = Field(default_factory=list)
+    touchpoint: list[str] = Field(default_factory=list)
+    segment: list[str] = Field(default_factory=list)
+    comment_words: list[str] = Field(default_factory=list)
+
+
+class Routing(_Strict):
+    default_department: Name
+    rules: list[RoutingRule] = Field(default_factory=list)
+
+
+def _default_priorities() -> dict[Category, Priority]:
+    return {
+        Category.DETRACTOR: Priority.HIGH,
+        Category.PASSIVE: Priority.NORMAL,
+        Category.PROMOTER: Priority.LOW,
+    }
+
+
+class LighterPath(_Strict):
+    """Feedback that does not become a case (usually promoters): a short notice, no buttons."""
+
+    notify: bool = True
+
+
+class CasesPolicy(_Strict):
+    open_for: list[Category] = Field(default_factory=lambda: [Category.DETRACTOR, Category.PASSIVE])
+    priority: dict[Category, Priority] = Field(default_factory=_default_priorities)
+    others: LighterPath = Field(default_factory=LighterPath)
+
+
+class Announcements(_Strict):
+    channel: str
+    quote_feedback: bool = False
+    quote_max_chars: int = Field(default=200, ge=20, le=1000)
+
+    _check_channel = field_validator("channel")(_channel)
+
+
+class Policy(_Strict):
+    version: int = Field(default=1, ge=1, le=1)
+    departments: list[Department] = Field(min_length=1)
+    routing: Routing
+    cases: CasesPolicy = Field(default_factory=CasesPolicy)
+    root_causes: list[OptionLabel] = Field(min_length=1, max_length=100)
+    remedies: list[OptionLabel] = Field(min_length=1, max_length=100)
+    announcements: Announcements
+
+    @model_validator(mode="after")
+    def _references(self) -> Self:
+        names = [d.name for d in self.departments]
+        problems = []
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            problems.append(f"departments: {', '.join(duplicates)} defined twice — give each a unique name")
+        known = ", ".join(names)
+        if self.routing.default_department not in names:
+            problems.append(
+                f"routing.default_department: {self.routing.default_department!r} is not a department "
+                f"— use one of: {known}"
+            )
+        for index, rule in enumerate(self.routing.rules):
+            if rule.department not in names:
+                problems.append(
+                    f"routing.rules[{index}].department: {rule.department!r} is not a department "
+                    f"— use one of: {known}"
+                )
+        for field in ("root_causes", "remedies"):
+            values = [v.casefold() for v in getattr(self, field)]
+            if len(set(values)) != len(values):
+                problems.append(f"{field}: an entry is listed twice — remove the repeat")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def department(self, name: str) -> Department:
+        for department in self.departments:
+            if department.name == name:
+                return department
+        raise KeyError(name)
+
+    def opens_case(self, category: Category) -> bool:
+        return category in self.cases.open_for
+
+    def priority_for(self, category: Category) -> Priority:
+        return self.cases.priority.get(category, Priority.NORMAL)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part not in ("function-after", "function-before") and not str(part).startswith("function"):
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+_FIXES = {
+    "missing": "add it",
+    "extra_forbidden": "remove it or check its spelling",
+    "list_type": "write a list, e.g. [a, b]",
+    "enum": "",
+    "int_parsing": "write a whole number",
+    "string_pattern_mismatch": "use lower-case letters, digits, '-' or '_' (e.g. support)",
+    "too_short": "add at least one entry",
+}
+
+
+def _describe(error: dict[str, Any]) -> list[str]:
+    where = _location(tuple(error["loc"]))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    fix = _FIXES.get(error["type"], "")
+    lines = message.split("\n") if error["type"] == "value_error" else [message]
+    result = []
+    for line in lines:
+        # Cross-field problems already start with their own location.
+        prefix = "" if re.match(r"^[a-z_]+(\[\d+\])?[.:]", line) and where == "(top level)" else f"{where}: "
+        result.append(f"{prefix}{line}" + (f" — {fix}" if fix else ""))
+    return result
+
+
+def parse_policy(data: Any, source: str) -> Policy:
+    if not isinstance(data, dict):
+        raise PolicyError(
+            [f"{source}: (top level): the file must be a YAML mapping — start from bot/examples/policy.yml"]
+        )
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            problems.extend(f"{source}: {line}" for line in _describe(dict(item)))
+        raise PolicyError(problems) from None
+
+
+def load_policy(path: str | Path) -> Policy:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(
+            [
+                f"{path}: file not found — set CLOSELOOP_POLICY to the policy file's path "
+                "(copy bot/examples/policy.yml to start)"
+            ]
+        ) from None
+    except OSError as error:
+        raise PolicyError([f"{path}: cannot be read ({error.strerror}) — check its permissions"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise PolicyError([f"{path}: {where}: {problem} — fix the YAML syntax there"]) from None
+    return parse_policy(data, str(path))
+
+
+def example_policy_path() -> Path:
+    return Path(__file__).parent / "examples" / "policy.yml"

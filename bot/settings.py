@@ -1,0 +1,123 @@
+"""Settings from the environment and `.env`.
+
+Each command asks only for what it needs (`closeloop demo` needs nothing), and the first problem
+stops start-up with one line naming the variable, where it is read from, and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_DATABASE_URL = "sqlite:///closeloop.sqlite3"
+ENV_FILE = ".env"
+
+HELP = {
+    "SLACK_BOT_TOKEN": "the Bot User OAuth Token (xoxb-…) from your Slack app's 'OAuth & Permissions' page",
+    "SLACK_SIGNING_SECRET": "the Signing Secret from your Slack app's 'Basic Information' page",
+    "SLACK_APP_TOKEN": "an app-level token (xapp-…) with connections:write, from 'Basic Information' "
+    "> 'App-Level Tokens' (only for --socket)",
+    "CLOSELOOP_INTAKE_TOKEN": "a long random string survey tools send as 'Authorization: Bearer …' "
+    "(e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+    "CLOSELOOP_POLICY": "the path of your policy file (start from bot/examples/policy.yml)",
+}
+
+
+class SettingsError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str | None
+    slack_signing_secret: str | None
+    slack_app_token: str | None
+    slack_api_url: str
+    database_url: str
+    policy_path: str | None
+    intake_token: str | None
+    port: int
+    source: str
+
+    def require(self, *names: str) -> None:
+        """Fail with one clear line for the first missing setting among `names` (env var names)."""
+        for name in names:
+            if not getattr(self, _ATTRIBUTES[name]):
+                raise SettingsError(f"{name} is not set in {self.source} — set it to {HELP[name]}")
+
+
+_ATTRIBUTES = {
+    "SLACK_BOT_TOKEN": "slack_bot_token",
+    "SLACK_SIGNING_SECRET": "slack_signing_secret",
+    "SLACK_APP_TOKEN": "slack_app_token",
+    "CLOSELOOP_INTAKE_TOKEN": "intake_token",
+    "CLOSELOOP_POLICY": "policy_path",
+}
+
+
+def _check_prefix(name: str, value: str | None, prefix: str, source: str) -> None:
+    if value and not value.startswith(prefix):
+        raise SettingsError(f"{name} in {source} does not start with '{prefix}' — set it to {HELP[name]}")
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ENV_FILE
+) -> Settings:
+    """Read settings; real environment variables win over `.env` (the usual dotenv rule)."""
+    values: dict[str, str | None] = {}
+    env_path = Path(env_file) if env_file else None
+    if env_path and env_path.is_file():
+        values.update(dotenv_values(env_path))
+    values.update(os.environ if environ is None else environ)
+    source = f"the environment or {env_path}" if env_path else "the environment"
+
+    def get(name: str) -> str | None:
+        value = values.get(name)
+        return value.strip() or None if isinstance(value, str) else None
+
+    bot_token, app_token = get("SLACK_BOT_TOKEN"), get("SLACK_APP_TOKEN")
+    _check_prefix("SLACK_BOT_TOKEN", bot_token, "xoxb-", source)
+    _check_prefix("SLACK_APP_TOKEN", app_token, "xapp-", source)
+
+    api_url = get("SLACK_API_URL") or DEFAULT_API_URL
+    if not api_url.startswith(("http://", "https://")):
+        raise SettingsError(
+            f"SLACK_API_URL in {source} is {api_url!r}, not an http(s) URL — leave it unset for Slack, "
+            "or set the Web API root, e.g. https://slack-gov.com/api/"
+        )
+    if not api_url.endswith("/"):
+        api_url += "/"
+
+    database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    if not database_url.startswith(("sqlite:", "postgresql", "postgres:")):
+        raise SettingsError(
+            f"DATABASE_URL in {source} is not a SQLite or PostgreSQL URL — use e.g. "
+            "sqlite:///closeloop.sqlite3 or postgresql://user:password@host:5432/closeloop"
+        )
+
+    port_text = get("PORT") or "3000"
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise SettingsError(f"PORT in {source} is {port_text!r} — set a port number from 1 to 65535")
+
+    intake_token = get("CLOSELOOP_INTAKE_TOKEN")
+    if intake_token and len(intake_token) < 16:
+        raise SettingsError(
+            f"CLOSELOOP_INTAKE_TOKEN in {source} is shorter than 16 characters — set it to "
+            + HELP["CLOSELOOP_INTAKE_TOKEN"]
+        )
+    return Settings(
+        slack_bot_token=bot_token,
+        slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+        slack_app_token=app_token,
+        slack_api_url=api_url,
+        database_url=database_url,
+        policy_path=get("CLOSELOOP_POLICY"),
+        intake_token=intake_token,
+        port=int(port_text),
+        source=source,
+    )

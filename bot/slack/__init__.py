@@ -1,0 +1,1 @@
+"""Everything that speaks Slack: escaping, Block Kit rendering, action ids, the publisher."""

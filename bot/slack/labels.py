@@ -1,0 +1,41 @@
+"""Words people read for stored values."""
+
+from __future__ import annotations
+
+from storage.vocabulary import CaseStatus, Category, ContactChannel, Outcome, Priority
+
+CATEGORY_EMOJI = {Category.DETRACTOR: "🔴", Category.PASSIVE: "🟡", Category.PROMOTER: "🟢"}
+
+OUTCOMES = {
+    Outcome.RESOLVED: "Resolved",
+    Outcome.PARTLY_RESOLVED: "Partly resolved",
+    Outcome.NOT_RESOLVED: "Not resolved",
+    Outcome.UNREACHABLE: "Could not reach the customer",
+}
+
+CONTACT_CHANNELS = {
+    ContactChannel.PHONE: "Phone",
+    ContactChannel.EMAIL: "Email",
+    ContactChannel.CHAT: "Chat",
+    ContactChannel.MEETING: "Meeting",
+}
+
+STATUSES = {
+    CaseStatus.NEW: "🆕 New — unclaimed",
+    CaseStatus.CLAIMED: "👤 Claimed",
+    CaseStatus.CONTACTED: "📞 Customer contacted",
+    CaseStatus.CLOSED: "✅ Loop closed",
+}
+
+PRIORITIES = {
+    Priority.LOW: "Low",
+    Priority.NORMAL: "Normal",
+    Priority.HIGH: "High",
+    Priority.URGENT: "Urgent",
+}
+
+
+def label(mapping: dict[str, str], value: str | None) -> str:
+    if value is None:
+        return "—"
+    return mapping.get(value, value)  # type: ignore[call-overload]

@@ -1,0 +1,158 @@
+"""The Close and Log-contact modals, and turning their submissions into validated values.
+
+Slack enforces `optional: false` in its own client, but a submission is still outside input:
+everything is checked again here and reported per block with `response_action: errors`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.policy import Policy
+from bot.slack import kit
+from bot.slack.actions import CallbackId, CaseRef
+from bot.slack.case_message import headline
+from bot.slack.labels import CONTACT_CHANNELS, OUTCOMES
+from storage.records import CaseSnapshot, CloseDetails
+from storage.vocabulary import ContactChannel, Outcome
+
+CLOSE_NOTE_MAX = 2000
+CONTACT_NOTE_MAX = 500
+
+
+@dataclass(frozen=True)
+class ContactDetails:
+    channel: str
+    note: str
+
+
+class FormErrors(Exception):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(str(errors))
+        self.errors = errors
+
+
+def _options(labels: dict[Any, str]) -> list[dict[str, Any]]:
+    return [kit.option(text, str(value)) for value, text in labels.items()]
+
+
+def _case_context(case: CaseSnapshot) -> dict[str, Any]:
+    # headline() is built from our own labels and numbers only, so it needs no escaping.
+    return kit.context(headline(case))
+
+
+def close_modal(case: CaseSnapshot, policy: Policy) -> dict[str, Any]:
+    yes_no = [kit.option("Yes", "yes"), kit.option("Not yet", "no")]
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.CLOSE_MODAL,
+        "private_metadata": CaseRef(case_id=case.id, version=case.version).encode(),
+        "title": kit.plain_text("Close the loop", 24),
+        "submit": kit.plain_text("Close loop", 24),
+        "close": kit.plain_text("Cancel", 24),
+        "blocks": [
+            _case_context(case),
+            kit.input_block("outcome", "Outcome", kit.static_select("How did it end?", _options(OUTCOMES))),
+            kit.input_block(
+                "contact_channel",
+                "How was the customer contacted?",
+                kit.radio_buttons(_options(CONTACT_CHANNELS), initial=case.contact_channel),
+            ),
+            kit.input_block(
+                "root_cause",
+                "Root cause",
+                kit.static_select("Pick the main reason", [kit.option(c, c) for c in policy.root_causes]),
+            ),
+            kit.input_block(
+                "remedy",
+                "Remedy given",
+                kit.static_select("Pick what was offered", [kit.option(r, r) for r in policy.remedies]),
+            ),
+            kit.input_block(
+                "note",
+                "What happened?",
+                kit.text_input(
+                    multiline=True,
+                    max_length=CLOSE_NOTE_MAX,
+                    placeholder="What the customer said and what was done",
+                ),
+            ),
+            kit.input_block(
+                "customer_informed", "Was the customer told what was done?", kit.radio_buttons(yes_no)
+            ),
+        ],
+    }
+
+
+def contact_modal(case: CaseSnapshot) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.CONTACT_MODAL,
+        "private_metadata": CaseRef(case_id=case.id, version=case.version).encode(),
+        "title": kit.plain_text("Log contact", 24),
+        "submit": kit.plain_text("Log contact", 24),
+        "close": kit.plain_text("Cancel", 24),
+        "blocks": [
+            _case_context(case),
+            kit.input_block(
+                "channel", "How did you reach the customer?", kit.radio_buttons(_options(CONTACT_CHANNELS))
+            ),
+            kit.input_block(
+                "note",
+                "Short note",
+                kit.text_input(multiline=True, max_length=CONTACT_NOTE_MAX),
+                optional=True,
+            ),
+        ],
+    }
+
+
+def _selected(values: dict[str, Any], block_id: str) -> str | None:
+    state = values.get(block_id, {}).get("value")
+    if not isinstance(state, dict):
+        return None
+    if "selected_option" in state:
+        chosen = state.get("selected_option")
+        return chosen.get("value") if isinstance(chosen, dict) else None
+    text = state.get("value")
+    return text.strip() if isinstance(text, str) and text.strip() else None
+
+
+def _choice(
+    values: dict[str, Any], block_id: str, allowed: list[str], errors: dict[str, str], what: str
+) -> str:
+    chosen = _selected(values, block_id)
+    if chosen is None:
+        errors[block_id] = f"Please choose {what}."
+    elif chosen not in allowed:
+        errors[block_id] = f"“{chosen[:40]}” is no longer an option — please choose again."
+    return chosen or ""
+
+
+def parse_close(values: dict[str, Any], policy: Policy) -> CloseDetails:
+    errors: dict[str, str] = {}
+    outcome = _choice(values, "outcome", list(Outcome), errors, "an outcome")
+    channel = _choice(values, "contact_channel", list(ContactChannel), errors, "how you contacted them")
+    root_cause = _choice(values, "root_cause", policy.root_causes, errors, "a root cause")
+    remedy = _choice(values, "remedy", policy.remedies, errors, "a remedy (or “None needed”)")
+    informed = _choice(values, "customer_informed", ["yes", "no"], errors, "yes or not yet")
+    note = _selected(values, "note") or ""
+    if not note:
+        errors["note"] = "Please say in a sentence what happened."
+    elif len(note) > CLOSE_NOTE_MAX:
+        errors["note"] = f"Please keep it under {CLOSE_NOTE_MAX} characters."
+    if errors:
+        raise FormErrors(errors)
+    return CloseDetails(outcome, channel, root_cause, remedy, note, informed == "yes")
+
+
+def parse_contact(values: dict[str, Any]) -> ContactDetails:
+    errors: dict[str, str] = {}
+    channel = _choice(values, "channel", list(ContactChannel), errors, "how you reached them")
+    note = _selected(values, "note") or ""
+    if len(note) > CONTACT_NOTE_MAX:
+        errors["note"] = f"Please keep it under {CONTACT_NOTE_MAX} characters."
+    if errors:
+        raise FormErrors(errors)
+    return ContactDetails(channel, note)

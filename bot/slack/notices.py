@@ -1,0 +1,103 @@
+"""Thread replies (the case's history, as it happens), shout-outs, and promoter notices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.domain.scoring import category_label, score_label
+from bot.policy import Policy
+from bot.slack import kit
+from bot.slack.case_message import FeedbackLike, Message, customer_line, score_headline
+from bot.slack.labels import CONTACT_CHANNELS, OUTCOMES, label
+from bot.slack.text import duration, escape, escaped_excerpt, quote
+from storage.records import CaseSnapshot, EventRecord
+from storage.vocabulary import Category, EventKind
+
+REPLY_NOTE_LIMIT = 2500
+
+_FIELD_NAMES = {
+    "score": "score",
+    "comment": "comment",
+    "tags": "tags",
+    "touchpoint": "touchpoint",
+    "language": "language",
+    "submitted_at": "submission time",
+}
+
+
+def _updated(event: EventRecord, case: CaseSnapshot) -> str:
+    fields = [
+        _FIELD_NAMES.get(f, f.replace("customer_", "customer ")) for f in event.details.get("fields", [])
+    ]
+    text = f"✏️ The survey tool sent an update ({', '.join(fields) or 'details'})."
+    if "category" in event.details:
+        before, after = event.details["category"]
+        text += (
+            f" Now {category_label(case.survey, after)} ({score_label(case.survey, case.score)}), "
+            f"was {category_label(case.survey, before)}."
+        )
+    if "comment" in event.details.get("fields", []) and case.comment:
+        text += "\n" + quote(escaped_excerpt(case.comment, REPLY_NOTE_LIMIT))
+    return text
+
+
+def thread_reply(event: EventRecord, case: CaseSnapshot) -> Message:
+    who = f"<@{event.actor}>"
+    details: dict[str, Any] = event.details
+    if event.kind == EventKind.CLAIMED:
+        text = f"👤 {who} claimed this case."
+    elif event.kind == EventKind.RELEASED:
+        text = f"↩️ {who} released this case — it is unclaimed again."
+    elif event.kind == EventKind.CONTACT_LOGGED:
+        channel = label(CONTACT_CHANNELS, details.get("channel")).lower()
+        text = f"📞 {who} contacted the customer by {channel}."
+        if details.get("note"):
+            text += "\n" + quote(escaped_excerpt(details["note"], REPLY_NOTE_LIMIT))
+    elif event.kind == EventKind.CLOSED:
+        informed = "yes" if details.get("customer_informed") else "no"
+        text = (
+            f"✅ {who} closed the loop — *{label(OUTCOMES, details.get('outcome'))}*.\n"
+            f"Root cause: {escape(details.get('root_cause'))} · Remedy: {escape(details.get('remedy'))} · "
+            f"Customer told what was done: {informed}"
+        )
+        if details.get("note"):
+            text += "\n" + quote(escaped_excerpt(details["note"], REPLY_NOTE_LIMIT))
+    elif event.kind == EventKind.FEEDBACK_UPDATED:
+        text = _updated(event, case)
+    else:
+        text = f"{escape(event.kind)} by {who}"
+    return Message(text=text, blocks=[kit.section(text)])
+
+
+def announcement(event: EventRecord, case: CaseSnapshot, policy: Policy) -> Message:
+    """A shout-out naming the person who closed the loop; quotes the customer only if allowed."""
+    who = f"<@{event.actor}>"
+    took = duration((event.at - case.created_at).total_seconds())
+    outcome = label(OUTCOMES, event.details.get("outcome"))
+    category = category_label(case.survey, Category(case.category))
+    text = (
+        f"🎉 *Loop closed!* {who} followed up with *{customer_line(case)}* "
+        f"({category}, {score_label(case.survey, case.score)}) in *{took}* — {outcome}."
+    )
+    blocks = [kit.section(text)]
+    settings = policy.announcements
+    if settings.quote_feedback and case.comment:
+        blocks.append(kit.section(quote(escaped_excerpt(case.comment, settings.quote_max_chars))))
+    channel_link = f"<#{case.slack_channel}>" if case.slack_channel else escape(case.department)
+    blocks.append(
+        kit.context(
+            f"Root cause: {escape(event.details.get('root_cause'))} · "
+            f"Remedy: {escape(event.details.get('remedy'))} · Case #{case.id} in {channel_link}"
+        )
+    )
+    return Message(text=f"Loop closed by {who} in {took} — {outcome}", blocks=blocks)
+
+
+def promoter_notice(feedback: FeedbackLike) -> Message:
+    """The lighter path for responses that open no case: a short note, no buttons, nothing to own."""
+    text = f"{score_headline(feedback)} — *{customer_line(feedback)}*"
+    blocks = [kit.section(text)]
+    if feedback.comment:
+        blocks.append(kit.section(quote(escaped_excerpt(feedback.comment, 1500))))
+    blocks.append(kit.context("No case was opened. A thank-you, or a review request, goes a long way."))
+    return Message(text=f"{text}", blocks=blocks)

@@ -1,0 +1,71 @@
+"""Making outside text safe and short enough for Slack.
+
+`&`, `<` and `>` are control characters in mrkdwn: unescaped customer text could ping a channel
+(`<!channel>`) or disguise a link. Every string that did not come from our own code passes
+through `escape` before it reaches a Slack message, modal or fallback text.
+"""
+
+from __future__ import annotations
+
+CUT_MARKER = "… [cut: {shown:,} of {total:,} characters shown]"
+
+
+def escape(text: str | None) -> str:
+    if not text:
+        return ""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut to at most `limit` characters with a visible marker saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    total = len(text)
+    shown = max(0, limit - len(CUT_MARKER.format(shown=total, total=total)))
+    return text[:shown].rstrip() + CUT_MARKER.format(shown=shown, total=total)
+
+
+def escaped_excerpt(text: str | None, limit: int) -> str:
+    """Escape, then cut, never splitting an entity like `&amp;` (cutting escaped text could)."""
+    raw = text or ""
+    if len(escape(raw)) <= limit:
+        return escape(raw)
+    total = len(raw)
+    budget = limit - len(CUT_MARKER.format(shown=total, total=total))
+    low, high = 0, min(len(raw), budget)
+    while low < high:  # longest prefix whose escaped form fits the budget
+        middle = (low + high + 1) // 2
+        if len(escape(raw[:middle].rstrip())) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return escape(raw[:low].rstrip()) + CUT_MARKER.format(shown=low, total=total)
+
+
+def quote(text: str) -> str:
+    """Block-quote already escaped text line by line (mrkdwn `>` only quotes one line)."""
+    return "\n".join(f">{line}" for line in text.split("\n"))
+
+
+def plain(text: str, limit: int) -> str:
+    """For plain_text fields (headers, options): no escaping needed, only a hard cap."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def duration(seconds: float) -> str:
+    """'2 h 14 min' — precise enough to celebrate, short enough for a headline."""
+    minutes = max(0, int(seconds // 60))
+    if minutes < 1:
+        return "under a minute"
+    days, remainder = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(remainder, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
+def slack_date(moment_epoch: float, fallback: str, *, tokens: str = "{date_short_pretty} {time}") -> str:
+    """Slack renders this in each reader's own time zone; `fallback` shows where it cannot."""
+    return f"<!date^{int(moment_epoch)}^{tokens}|{escape(fallback)}>"

@@ -1,0 +1,40 @@
+"""The App Home tab: how closeloop works, and the cases the viewer owns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.services import Services
+from bot.slack import kit
+from bot.slack.case_message import customer_line, headline
+from bot.slack.labels import STATUSES, label
+from handlers.commands import HELP
+
+
+def home_view(services: Services, user: str) -> dict[str, Any]:
+    cases = services.repository.open_cases_of(user)
+    blocks: list[dict[str, Any]] = [
+        kit.header("closeloop"),
+        kit.section(HELP),
+        kit.divider(),
+        kit.header(f"Your open cases ({len(cases)})"),
+    ]
+    if not cases:
+        blocks.append(kit.section("_None. Claim a case in your department's channel to own it._"))
+    for case in cases[:20]:
+        where = f" in <#{case.slack_channel}>" if case.slack_channel else ""
+        blocks.append(
+            kit.section(f"*{headline(case)}* — {customer_line(case)}{where}\n{label(STATUSES, case.status)}")
+        )
+    return {"type": "home", "blocks": blocks}
+
+
+def register(app: App, services: Services) -> None:
+    @app.event("app_home_opened")
+    def home_opened(event: dict[str, Any], client: WebClient) -> None:
+        user = event.get("user")
+        if isinstance(user, str) and event.get("tab", "home") == "home":
+            client.views_publish(user_id=user, view=home_view(services, user))

@@ -1,0 +1,58 @@
+"""Submitting the Close and Log-contact modals.
+
+These ack *after* the database change (a few milliseconds) so problems are shown inside the modal
+itself, which is where the person is looking.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.services import Services
+from bot.slack import kit
+from bot.slack.actions import CallbackId
+from bot.slack.modals import FormErrors, parse_close, parse_contact
+from handlers import payloads
+
+
+def _refusal_view(title: str, text: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": kit.plain_text(title, 24),
+        "close": kit.plain_text("OK", 24),
+        "blocks": [kit.section(text)],
+    }
+
+
+def register(app: App, services: Services) -> None:
+    @app.view(CallbackId.CLOSE_MODAL)
+    def close_submitted(ack: Ack, body: dict[str, Any]) -> None:
+        ref = payloads.view_ref(body)
+        try:
+            details = parse_close(payloads.view_values(body), services.policy)
+        except FormErrors as problems:
+            ack(response_action="errors", errors=problems.errors)
+            return
+        result = services.cases.close(ref.case_id, payloads.user_id(body), details)
+        if result.refusal:
+            ack(response_action="update", view=_refusal_view("Not closed", result.refusal))
+            return
+        ack()
+
+    @app.view(CallbackId.CONTACT_MODAL)
+    def contact_submitted(ack: Ack, body: dict[str, Any]) -> None:
+        ref = payloads.view_ref(body)
+        try:
+            details = parse_contact(payloads.view_values(body))
+        except FormErrors as problems:
+            ack(response_action="errors", errors=problems.errors)
+            return
+        result = services.cases.log_contact(
+            ref.case_id, payloads.user_id(body), details.channel, details.note
+        )
+        if result.refusal:
+            ack(response_action="update", view=_refusal_view("Not logged", result.refusal))
+            return
+        ack()

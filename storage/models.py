@@ -1,0 +1,155 @@
+"""SQLAlchemy 2.0 typed models.
+
+Times are stored as naive UTC (SQLite has no time zones) and handed back as aware UTC by
+`UTCDateTime`, so code above never sees a naive datetime.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Feedback(Base):
+    """One survey response, upserted on (survey, external_id) because survey tools re-send updates."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("survey", "external_id", name="uq_feedback_survey_external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200))
+    survey: Mapped[str] = mapped_column(String(10))
+    score: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(20))
+    department: Mapped[str] = mapped_column(String(100))
+    comment: Mapped[str | None] = mapped_column(Text)
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    customer_name: Mapped[str | None] = mapped_column(String(200))
+    customer_email: Mapped[str | None] = mapped_column(String(320))
+    customer_account: Mapped[str | None] = mapped_column(String(200))
+    customer_segment: Mapped[str | None] = mapped_column(String(100))
+    customer_value: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    touchpoint: Mapped[str | None] = mapped_column(String(100))
+    language: Mapped[str | None] = mapped_column(String(35))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Case(Base):
+    """The follow-up owed on one piece of feedback.
+
+    `version` grows on every change; `message_version` is the version the Slack message shows, so
+    a message is out of date exactly when `message_version < version`.
+    """
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback.id"), unique=True)
+    department: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    owner_id: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(50))
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    contact_channel: Mapped[str | None] = mapped_column(String(20))
+    root_cause: Mapped[str | None] = mapped_column(String(100))
+    remedy: Mapped[str | None] = mapped_column(String(100))
+    close_note: Mapped[str | None] = mapped_column(Text)
+    customer_informed: Mapped[bool | None] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    slack_channel: Mapped[str | None] = mapped_column(String(50))
+    slack_ts: Mapped[str | None] = mapped_column(String(40))
+    message_version: Mapped[int] = mapped_column(Integer, default=0)
+    sync_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sync_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class CaseEvent(Base):
+    """Append-only history: who did what to a case, and when. Rows are never updated."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(30))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Delivery(Base):
+    """A message owed to Slack (thread reply, announcement, notice), written with the change that
+    causes it so a crash between commit and send loses nothing."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    slack_channel: Mapped[str | None] = mapped_column(String(50))
+    slack_ts: Mapped[str | None] = mapped_column(String(40))

@@ -1,0 +1,150 @@
+"""Plain, immutable data passed in and out of storage, so no ORM object escapes a transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+# Feedback fields a re-sent response may change; the order is the order shown in history.
+FEEDBACK_FIELDS: tuple[str, ...] = (
+    "score",
+    "comment",
+    "customer_id",
+    "customer_name",
+    "customer_email",
+    "customer_account",
+    "customer_segment",
+    "customer_value",
+    "tags",
+    "touchpoint",
+    "language",
+    "submitted_at",
+)
+
+
+@dataclass(frozen=True)
+class FeedbackData:
+    """A validated, normalised survey response. `provided` names the fields the sender included,
+    so a later partial update never erases what an earlier one said."""
+
+    external_id: str
+    survey: str
+    score: int
+    comment: str | None = None
+    customer_id: str | None = None
+    customer_name: str | None = None
+    customer_email: str | None = None
+    customer_account: str | None = None
+    customer_segment: str | None = None
+    customer_value: Decimal | None = None
+    tags: tuple[str, ...] = ()
+    touchpoint: str | None = None
+    language: str | None = None
+    submitted_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+    provided: frozenset[str] = frozenset(FEEDBACK_FIELDS)
+
+
+@dataclass(frozen=True)
+class Triage:
+    """What the domain decided about a response: where it goes and whether it becomes a case."""
+
+    category: str
+    department: str
+    priority: str
+    open_case: bool
+    notify: bool
+
+
+@dataclass(frozen=True)
+class IntakeOutcome:
+    feedback_id: int
+    case_id: int | None
+    category: str
+    department: str
+    created: bool
+    changed: bool
+
+
+@dataclass(frozen=True)
+class CaseSnapshot:
+    """A case joined with its feedback, as read in one transaction."""
+
+    id: int
+    version: int
+    status: str
+    department: str
+    category: str
+    priority: str
+    owner_id: str | None
+    created_at: datetime
+    claimed_at: datetime | None
+    contacted_at: datetime | None
+    closed_at: datetime | None
+    closed_by: str | None
+    outcome: str | None
+    contact_channel: str | None
+    root_cause: str | None
+    remedy: str | None
+    close_note: str | None
+    customer_informed: bool | None
+    slack_channel: str | None
+    slack_ts: str | None
+    message_version: int
+    feedback_id: int
+    external_id: str
+    survey: str
+    score: int
+    comment: str | None
+    customer_id: str | None
+    customer_name: str | None
+    customer_email: str | None
+    customer_account: str | None
+    customer_segment: str | None
+    customer_value: Decimal | None
+    tags: tuple[str, ...]
+    touchpoint: str | None
+    language: str | None
+    submitted_at: datetime | None
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    case_id: int
+    at: datetime
+    actor: str
+    kind: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    id: int
+    kind: str
+    case_id: int | None
+    feedback_id: int
+    event_id: int | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class CloseDetails:
+    outcome: str
+    contact_channel: str
+    root_cause: str
+    remedy: str
+    note: str
+    customer_informed: bool
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """The result of an attempted state change: `applied` False means nothing was written."""
+
+    applied: bool
+    case: CaseSnapshot | None
+    reason: str = ""
