@@ -17,6 +17,8 @@ log = logging.getLogger("closeloop")
 
 
 def _configure_logging(verbose: bool) -> None:
+    # Alembic logs at INFO while it is being imported; quiet it so `closeloop` output stays readable.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -104,6 +106,8 @@ def command_check(args: argparse.Namespace) -> int:
 
 
 def command_demo(args: argparse.Namespace) -> int:
+    if not args.verbose:  # the demo's output is the channels; the log would drown them
+        logging.getLogger().setLevel(logging.WARNING)
     from bot.demo import run_demo
 
     return run_demo(database_path=args.database, keep=args.keep)

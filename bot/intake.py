@@ -109,9 +109,28 @@ def _field_errors(error: ValidationError) -> dict[str, str]:
     return fields
 
 
+def storable(value: Any) -> Any:
+    """Strings as every database can hold them: no NUL (PostgreSQL refuses it) and no lone
+    surrogates (JSON allows `\\ud800`, UTF-8 does not)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    return value
+
+
 def parse_feedback(payload: Any) -> FeedbackData:
     if not isinstance(payload, dict):
         raise IntakeRejected({"(body)": "must be a JSON object"})
+    payload = storable(payload)
     try:
         model = FeedbackIn.model_validate(payload)
     except ValidationError as error:

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import waitress
+from waitress import wasyncore
 from waitress.server import BaseWSGIServer
 
 from bot.web import WsgiApp
@@ -21,6 +22,10 @@ class HttpServer:
             raise RuntimeError("closeloop listens on exactly one address")
         self._server = server
         self._thread: threading.Thread | None = None
+        self._stop_accepting = threading.Event()
+        self._stopped = threading.Event()
+        self._finished = threading.Event()
+        self._running = threading.Event()
 
     @property
     def port(self) -> int:
@@ -32,7 +37,23 @@ class HttpServer:
         return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{self.port}"
 
     def serve_forever(self) -> None:
-        self._server.run()
+        """Run the event loop until `close()`. All socket closing happens here, in the loop's own
+        thread: closing a socket from another thread while this one sits in select() hands it a
+        dead file descriptor."""
+        server: Any = self._server
+        adj = server.adj
+        self._running.set()
+        while not self._stopped.is_set():
+            if self._stop_accepting.is_set() and server.accepting:
+                wasyncore.dispatcher.close(server)
+            server.asyncore.loop(timeout=adj.asyncore_loop_timeout, map=server._map,
+                                 use_poll=adj.asyncore_use_poll, count=1)
+        if server.accepting:  # stopped before the loop got round to it
+            wasyncore.dispatcher.close(server)  # not server.close(): that would close the trigger
+        for channel in list(server._map.values()):
+            if channel is not server.trigger:  # close() still needs it to wake us; it closes it
+                channel.close()
+        self._finished.set()
 
     def start_in_thread(self) -> HttpServer:
         self._thread = threading.Thread(target=self.serve_forever, name="closeloop-http", daemon=True)
@@ -42,9 +63,11 @@ class HttpServer:
     def close(self, timeout: float = 10.0) -> None:
         """Stop accepting, let running requests finish (up to `timeout`), then close connections."""
         server: Any = self._server
-        server.close()
+        self._stop_accepting.set()
+        server.pull_trigger()  # wake the loop so it stops listening now
         server.task_dispatcher.shutdown(cancel_pending=False, timeout=timeout)
-        for channel in list(server._map.values()):
-            channel.close()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._stopped.set()
+        server.pull_trigger()
+        if self._running.is_set():
+            self._finished.wait(timeout)
+        server.trigger.close()

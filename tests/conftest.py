@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.local_stack import LocalStack
 from bot.policy import Policy, load_policy
+from bot.simulator import SlackSimulator
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.repository import Repository
@@ -55,3 +57,18 @@ def clock() -> FakeClock:
 @pytest.fixture(scope="session")
 def policy() -> Policy:
     return load_policy(Path(__file__).parent.parent / "bot" / "examples" / "policy.yml")
+
+
+@pytest.fixture
+def stack(database_url: str, policy: Policy, clock: FakeClock) -> Iterator[LocalStack]:
+    """The real bot on a port-0 HTTP server, talking to a simulated Slack on another port-0 server.
+
+    Any Block Kit violation the simulator saw fails the test, even if the bot ignored the error.
+    """
+    simulator = SlackSimulator(
+        bot_token="xoxb-test", signing_secret="test-signing-secret", clock=clock.timestamp
+    )
+    with LocalStack(policy=policy, database_url=database_url, clock=clock, simulator=simulator) as local:
+        yield local
+        local.settle()
+        assert simulator.violations == [], "the bot sent Slack something it would reject"
