@@ -46,8 +46,9 @@ class HttpServer:
         while not self._stopped.is_set():
             if self._stop_accepting.is_set() and server.accepting:
                 wasyncore.dispatcher.close(server)
-            server.asyncore.loop(timeout=adj.asyncore_loop_timeout, map=server._map,
-                                 use_poll=adj.asyncore_use_poll, count=1)
+            server.asyncore.loop(
+                timeout=adj.asyncore_loop_timeout, map=server._map, use_poll=adj.asyncore_use_poll, count=1
+            )
         if server.accepting:  # stopped before the loop got round to it
             wasyncore.dispatcher.close(server)  # not server.close(): that would close the trigger
         for channel in list(server._map.values()):

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+log = logging.getLogger(__name__)
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
+MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 MAX_SLACK_BODY = 1024 * 1024  # Slack payloads are a few KB; a view with state stays far below this
 
 
@@ -35,7 +39,14 @@ class Router:
                 too_big = True
             if too_big:
                 return _plain(start_response, "413 Content Too Large", {"error": "too_large"})
-            return self.slack(environ, start_response)
+            try:
+                return self.slack(environ, start_response)
+            except MALFORMED as error:
+                # Bolt parses and matches the payload before any listener runs; a payload that
+                # is not shaped like Slack's (bad JSON, `actions: null`, ...) fails there. That is
+                # the sender's problem, not a server error.
+                log.warning("refused a malformed Slack request: %r", error)
+                return _plain(start_response, "400 Bad Request", {"error": "malformed_request"})
         if path == "/feedback":
             return self.intake(environ, start_response)
         if path == "/healthz":

@@ -1,0 +1,153 @@
+"""The `closeloop` command: configuration errors, `check`, `db`, `demo`, and the manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot import cli
+from bot.check import run_check
+from bot.demo import run_demo
+from bot.settings import Settings, load_settings
+from bot.simulator import SlackSimulator
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "bot" / "examples" / "policy.yml"
+SETTINGS = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "DATABASE_URL",
+    "CLOSELOOP_POLICY",
+    "CLOSELOOP_INTAKE_TOKEN",
+    "PORT",
+)
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """No real settings or .env leak into these tests."""
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+def test_run_without_settings_stops_with_one_clear_line(clean_env, capsys):
+    assert cli.main(["run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("closeloop: SLACK_BOT_TOKEN is not set in the environment or .env")
+    assert len(err.splitlines()) == 1
+
+
+def test_run_with_a_broken_policy_names_file_field_and_fix(clean_env, capsys, tmp_path):
+    policy = tmp_path / "policy.yml"
+    policy.write_text(EXAMPLE.read_text().replace("channel: C0BILLING", "channel: billing"))
+    (tmp_path / ".env").write_text(
+        "SLACK_BOT_TOKEN=xoxb-1\nSLACK_SIGNING_SECRET=s\nCLOSELOOP_INTAKE_TOKEN=0123456789abcdef\n"
+        f"CLOSELOOP_POLICY={policy}\n"
+    )
+    assert cli.main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert f"{policy}: departments[1].channel: 'billing' is not a Slack channel id" in err
+
+
+def test_run_refuses_an_outdated_database(clean_env, capsys, tmp_path):
+    (tmp_path / ".env").write_text(
+        "SLACK_BOT_TOKEN=xoxb-1\nSLACK_SIGNING_SECRET=s\nCLOSELOOP_INTAKE_TOKEN=0123456789abcdef\n"
+        f"CLOSELOOP_POLICY={EXAMPLE}\nDATABASE_URL=sqlite:///{tmp_path / 'new.sqlite3'}\n"
+    )
+    assert cli.main(["run"]) == 2
+    assert "run `closeloop db upgrade` first" in capsys.readouterr().err
+
+
+def test_run_socket_mode_needs_an_app_token(clean_env, capsys, tmp_path):
+    (tmp_path / ".env").write_text(
+        "SLACK_BOT_TOKEN=xoxb-1\nSLACK_SIGNING_SECRET=s\nCLOSELOOP_INTAKE_TOKEN=0123456789abcdef\n"
+        f"CLOSELOOP_POLICY={EXAMPLE}\n"
+    )
+    assert cli.main(["run", "--socket"]) == 2
+    assert "SLACK_APP_TOKEN is not set" in capsys.readouterr().err
+
+
+def test_db_upgrade_creates_the_schema(clean_env, capsys, tmp_path):
+    clean_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert cli.main(["db", "status"]) == 0
+    assert "database schema: empty" in capsys.readouterr().out
+    assert cli.main(["db", "upgrade"]) == 0
+    assert "database schema: 0001 (latest: 0001)" in capsys.readouterr().out
+
+
+def settings_for(simulator: SlackSimulator | None) -> Settings:
+    environ = {"CLOSELOOP_POLICY": str(EXAMPLE)}
+    if simulator:
+        environ |= {"SLACK_BOT_TOKEN": simulator.bot_token, "SLACK_API_URL": simulator.api_url}
+    return load_settings(environ, None)
+
+
+def test_check_validates_the_policy_without_a_token():
+    lines: list[str] = []
+    assert run_check(settings_for(None), None, out=lines.append) == 0
+    assert lines[0].startswith(f"✓ {EXAMPLE}: valid — 3 departments, 3 routing rules")
+    assert "channel access not checked" in lines[1]
+
+
+def test_check_reports_channels_the_bot_cannot_post_in():
+    with SlackSimulator(bot_token="xoxb-check") as simulator:
+        simulator.add_channel("C0SUPPORT", "support")
+        simulator.add_channel("C0BILLING", "billing", bot_is_member=False)
+        simulator.add_channel("C0PRODUCT", "product")
+        lines: list[str] = []
+        assert run_check(settings_for(simulator), None, out=lines.append) == 1
+    assert "✓ token works: bot closeloop" in lines[1]
+    assert (
+        "✗ #billing (department billing): the bot is not a member — type `/invite @closeloop` in that channel"
+        in lines
+    )
+    assert any(line.startswith("✗ C0WINS (announcements): not found") for line in lines)
+
+
+def test_check_passes_when_every_channel_is_reachable():
+    with SlackSimulator(bot_token="xoxb-check") as simulator:
+        for channel in ("C0SUPPORT", "C0BILLING", "C0PRODUCT", "C0WINS"):
+            simulator.add_channel(channel, channel.lower())
+        lines: list[str] = []
+        assert run_check(settings_for(simulator), None, out=lines.append) == 0
+    assert lines[-1] == "✓ the bot can post in all 4 channels"
+
+
+def test_the_demo_runs_the_whole_loop(tmp_path):
+    lines: list[str] = []
+    assert run_demo(database_path=str(tmp_path / "demo.sqlite3"), say=lines.append) == 0
+    shown = "\n".join(lines)
+    assert "Alice and Bob both click Claim" in shown
+    assert "<!channel> is anyone there?" in shown  # shown as text: it was escaped on the way in
+    assert "🎉 *Loop closed!* @Alice Agent followed up with *Dana Scully · Acme Corp*" in shown
+    assert "in *2 h 18 min*" in shown
+    assert "@Alice Agent already owns this case." in shown
+    assert "Database: 4 responses, 3 cases" in shown
+
+
+def test_the_manifest_matches_the_app():
+    manifest = yaml.safe_load((ROOT / "slack-manifest.yml").read_text())
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/loop" and command["url"].endswith("/slack/events")
+    settings = manifest["settings"]
+    assert settings["interactivity"]["is_enabled"] and settings["interactivity"]["request_url"].endswith(
+        "/slack/events"
+    )
+    assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
+    assert "app_home_opened" in settings["event_subscriptions"]["bot_events"]
+    assert manifest["features"]["app_home"]["home_tab_enabled"]
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    # chat.postMessage/update/postEphemeral, /loop, conversations.info in `check`
+    assert {"chat:write", "commands", "channels:read", "groups:read"} <= scopes
+
+
+def test_env_example_lists_every_setting():
+    text = (ROOT / ".env.example").read_text()
+    for name in SETTINGS:
+        assert f"\n{name}=" in text, name
