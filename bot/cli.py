@@ -9,9 +9,13 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from bot.policy import PolicyError, load_policy
 from bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from bot.wiring import Runtime
 
 log = logging.getLogger("closeloop")
 
@@ -36,18 +40,9 @@ def _require_current_schema(settings: Settings) -> None:
         )
 
 
-def command_run(args: argparse.Namespace) -> int:
+def _verify_token(runtime: Runtime) -> None:
     from slack_sdk.errors import SlackApiError
 
-    from bot.server import HttpServer
-    from bot.wiring import build_runtime
-
-    settings = load_settings()
-    needed = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CLOSELOOP_INTAKE_TOKEN", "CLOSELOOP_POLICY"]
-    settings.require(*needed, *(["SLACK_APP_TOKEN"] if args.socket else []))
-    policy = load_policy(str(settings.policy_path))
-    _require_current_schema(settings)
-    runtime = build_runtime(settings, policy)
     try:
         identity = runtime.bolt_app.client.auth_test()
         log.info("connected to Slack as %s in %s", identity.get("user"), identity.get("team"))
@@ -58,33 +53,63 @@ def command_run(args: argparse.Namespace) -> int:
         ) from None
     except OSError as error:
         log.warning("Slack is not reachable yet (%s); posts are retried until it is", error)
-    server = HttpServer(runtime.wsgi, host=args.host, port=settings.port)
-    socket_handler = None
-    if args.socket:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        socket_handler = SocketModeHandler(runtime.bolt_app, settings.slack_app_token)
-        socket_handler.connect()
-        log.info("Socket Mode connected: Slack events arrive over a WebSocket")
-    runtime.start_background()
 
-    stopping = threading.Event()
+def _connect_socket_mode(runtime: Runtime) -> Any:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        if not stopping.is_set():
-            stopping.set()
-            log.info("received %s: finishing in-flight work", signal.Signals(signum).name)
-            threading.Thread(target=server.close, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log.info("closeloop listening on %s (POST /slack/events, POST /feedback, GET /healthz)", server.url)
+    handler = SocketModeHandler(runtime.bolt_app, runtime.settings.slack_app_token)
     try:
+        handler.connect()
+    except SlackApiError as error:
+        raise SettingsError(
+            f"Socket Mode could not connect ({error.response.get('error')}) — check that SLACK_APP_TOKEN has "
+            "the connections:write scope and that Socket Mode is enabled in your app's settings"
+        ) from None
+    log.info("Socket Mode connected: Slack events arrive over a WebSocket")
+    return handler
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from bot.server import HttpServer
+    from bot.wiring import build_runtime
+
+    settings = load_settings()
+    needed = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CLOSELOOP_INTAKE_TOKEN", "CLOSELOOP_POLICY"]
+    settings.require(*needed, *(["SLACK_APP_TOKEN"] if args.socket else []))
+    policy = load_policy(str(settings.policy_path))
+    _require_current_schema(settings)
+    runtime = build_runtime(settings, policy)
+    socket_handler = None
+    try:
+        _verify_token(runtime)
+        try:
+            server = HttpServer(runtime.wsgi, host=args.host, port=settings.port)
+        except OSError as error:
+            raise SettingsError(
+                f"cannot listen on {args.host}:{settings.port} ({error.strerror}) — set PORT to a free port"
+            ) from None
+        if args.socket:
+            socket_handler = _connect_socket_mode(runtime)
+        runtime.start_background()
+        stopping = threading.Event()
+
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            if not stopping.is_set():
+                stopping.set()
+                log.info("received %s: finishing in-flight work", signal.Signals(signum).name)
+                threading.Thread(target=server.close, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        log.info("closeloop listening on %s (POST /slack/events, POST /feedback, GET /healthz)", server.url)
         server.serve_forever()
     finally:
         if socket_handler is not None:
             socket_handler.close()
         runtime.close()
+    log.info("closeloop stopped")
     return 0
 
 

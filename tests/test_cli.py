@@ -12,6 +12,8 @@ from bot.check import run_check
 from bot.demo import run_demo
 from bot.settings import Settings, load_settings
 from bot.simulator import SlackSimulator
+from storage.migrate import upgrade
+from tests.test_process import free_port
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "bot" / "examples" / "policy.yml"
@@ -151,3 +153,35 @@ def test_env_example_lists_every_setting():
     text = (ROOT / ".env.example").read_text()
     for name in SETTINGS:
         assert f"\n{name}=" in text, name
+
+
+def run_env(tmp_path, simulator, **extra) -> None:
+    database = tmp_path / "run.sqlite3"
+    upgrade(f"sqlite:///{database}")
+    lines = {
+        "SLACK_BOT_TOKEN": simulator.bot_token,
+        "SLACK_SIGNING_SECRET": "s",
+        "SLACK_API_URL": simulator.api_url,
+        "CLOSELOOP_INTAKE_TOKEN": "0123456789abcdef",
+        "CLOSELOOP_POLICY": str(EXAMPLE),
+        "DATABASE_URL": f"sqlite:///{database}",
+        **extra,
+    }
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+
+
+def test_run_with_a_revoked_token_says_so(clean_env, capsys, tmp_path):
+    with SlackSimulator(bot_token="xoxb-real") as simulator:
+        run_env(tmp_path, simulator, SLACK_BOT_TOKEN="xoxb-revoked")
+        assert cli.main(["run"]) == 2
+    assert "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in capsys.readouterr().err
+
+
+def test_socket_mode_failure_is_one_clear_line(clean_env, capsys, tmp_path):
+    with SlackSimulator(bot_token="xoxb-real") as simulator:
+        run_env(tmp_path, simulator, SLACK_APP_TOKEN="xapp-1-test", PORT=str(free_port()))
+        assert cli.main(["run", "--socket", "--host", "127.0.0.1"]) == 2
+    err = capsys.readouterr().err
+    # The simulator has no Socket Mode endpoint, so apps.connections.open fails as a bad token would.
+    assert "closeloop: Socket Mode could not connect (unknown_method) — check that SLACK_APP_TOKEN" in err
+    assert len(err.strip().splitlines()) == 1

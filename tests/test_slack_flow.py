@@ -309,3 +309,19 @@ def test_healthz(stack):
 
     with urllib.request.urlopen(f"{stack.server.url}/healthz") as response:
         assert response.status == 200 and json.loads(response.read()) == {"ok": True, "database": "ok"}
+
+
+def test_the_home_tab_lists_the_viewers_open_cases(stack):
+    case = post_case(stack)
+    stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_claim")
+    stack.settle()
+    result = stack.slack.event(
+        {"type": "app_home_opened", "user": "U0ALICE", "tab": "home", "channel": "D0ALICE"}
+    )
+    assert result.status == 200
+    stack.settle()
+    home = str(stack.simulator.home_view("U0ALICE"))
+    assert "Your open cases (1)" in home and f"Case #{case.id}" in home and "Dana Scully" in home
+    stack.slack.event({"type": "app_home_opened", "user": "U0BOB", "tab": "home", "channel": "D0BOB"})
+    stack.settle()
+    assert "Your open cases (0)" in str(stack.simulator.home_view("U0BOB"))

@@ -125,3 +125,8 @@ def test_interaction_payloads_with_any_field_broken_never_500(stack, mutation, v
     after = stack.runtime.services.repository.counts()
     # Either nothing happened, or (when the mutation left a valid click) exactly one claim.
     assert after == before or after["case_events"] == before["case_events"] + 1
+
+
+def test_the_events_url_verification_challenge_is_answered(stack):
+    result = stack.slack.url_verification("a-challenge-123")
+    assert result.status == 200 and "a-challenge-123" in result.body
