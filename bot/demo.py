@@ -106,58 +106,76 @@ def _step(say: Callable[[str], None], clock: StoryClock, text: str) -> None:
     say(f"  {clock():%H:%M}  {text}")
 
 
-def _run_story(stack: LocalStack, clock: StoryClock, say: Callable[[str], None]) -> dict[str, int]:
-    sim, slack = stack.simulator, stack.slack
+class Person:
+    """Someone in the simulated workspace: clicks and form submissions reach the bot as Slack
+    would send them (signed HTTP requests), and each step waits until the bot has finished."""
+
+    def __init__(self, stack: LocalStack, user_id: str) -> None:
+        self.stack = stack
+        self.user_id = user_id
+
+    def click(self, where: tuple[str, str], action_id: str, *, seen: Any = None) -> None:
+        self.stack.slack.click(self.user_id, *where, action_id, message=seen)
+        self.stack.settle()
+
+    def fill_in(self, where: tuple[str, str], action_id: str, values: dict[str, str]) -> None:
+        self.click(where, action_id)
+        (view,) = self.stack.simulator.open_views(self.user_id)
+        self.stack.slack.submit_view(self.user_id, view["id"], values)
+        self.stack.settle()
+
+
+def _receive(stack: LocalStack, clock: StoryClock, say: Callable[[str], None]) -> dict[str, tuple[str, str]]:
+    """Post the samples; return where each case's message is (channel, ts)."""
     cases: dict[str, int] = {}
-    say("What happens:")
     for sample in SAMPLES:
         answer = stack.post_feedback(sample)
         if answer.status != 202:
             raise RuntimeError(f"intake refused {sample['id']}: {answer.status} {answer.body}")
         body = answer.body
-        if body["case_id"]:
-            cases[sample["id"]] = body["case_id"]
+        outcome = f", case #{body['case_id']}" if body["case_id"] else ", no case (lighter path)"
         _step(
             say,
             clock,
             f"{sample['survey'].upper()} {sample['score']} from {sample['customer']['name']} → "
-            f"{body['category']}, {body['department']}"
-            + (f", case #{body['case_id']}" if body["case_id"] else ", no case (lighter path)"),
+            f"{body['category']}, {body['department']}{outcome}",
         )
+        if body["case_id"]:
+            cases[sample["id"]] = body["case_id"]
         clock.advance(1)
     stack.settle()
     clock.advance(4)
     stack.post_feedback(LATE_COMMENT)
+    stack.settle()
     _step(say, clock, "the comment for demo-1001 arrives minutes later: the same case is updated in place")
-    stack.settle()
-
-    def case_ts(case_id: int) -> tuple[str, str]:
+    where = {}
+    for response_id, case_id in cases.items():
         case = stack.runtime.services.repository.get_case(case_id)
-        assert case.slack_channel and case.slack_ts, f"case #{case_id} was not posted"
-        return case.slack_channel, case.slack_ts
+        if not (case.slack_channel and case.slack_ts):
+            raise RuntimeError(f"case #{case_id} was not posted")
+        where[response_id] = (case.slack_channel, case.slack_ts)
+    return where
 
-    support = case_ts(cases["demo-1001"])
+
+def _run_story(stack: LocalStack, clock: StoryClock, say: Callable[[str], None]) -> None:
+    say("What happens:")
+    where = _receive(stack, clock, say)
+    alice, bob, omar, priya = (Person(stack, u) for u in ("U0ALICE", "U0BOB", "U0OMAR", "U0PRIYA"))
+    acme = where["demo-1001"]
     clock.advance(31)
-    for user in ("U0ALICE", "U0BOB"):
-        slack.click(user, *support, "case_claim")
-    stack.settle()
+    unclaimed = stack.simulator.message(*acme)  # both see the case before either click lands
+    alice.click(acme, "case_claim", seen=unclaimed)
+    bob.click(acme, "case_claim", seen=unclaimed)
     _step(say, clock, "Alice and Bob both click Claim on the Acme case: Alice gets it, Bob is told privately")
     clock.advance(52)
-    slack.click("U0ALICE", *support, "case_log_contact")
-    stack.settle()
-    (view,) = sim.open_views("U0ALICE")
-    slack.submit_view(
-        "U0ALICE", view["id"], {"channel": "phone", "note": "Called Dana; reproduced the export bug."}
+    alice.fill_in(
+        acme, "case_log_contact", {"channel": "phone", "note": "Called Dana; reproduced the export bug."}
     )
-    stack.settle()
     _step(say, clock, "Alice logs a phone call")
     clock.advance(47)
-    slack.click("U0ALICE", *support, "case_close")
-    stack.settle()
-    (view,) = sim.open_views("U0ALICE")
-    slack.submit_view(
-        "U0ALICE",
-        view["id"],
+    alice.fill_in(
+        acme,
+        "case_close",
         {
             "outcome": "resolved",
             "contact_channel": "phone",
@@ -167,19 +185,12 @@ def _run_story(stack: LocalStack, clock: StoryClock, say: Callable[[str], None])
             "note": "Shared the API export workaround; fix ships Friday and Dana gets a note when it does.",
         },
     )
-    stack.settle()
     _step(say, clock, "Alice closes the loop: resolved, root cause 'Product bug'")
-
-    billing = case_ts(cases["demo-1002"])
-    slack.click("U0OMAR", *billing, "case_claim")
-    stack.settle()
+    omar.click(where["demo-1002"], "case_claim")
     clock.advance(26)
-    slack.click("U0OMAR", *billing, "case_close")
-    stack.settle()
-    (view,) = sim.open_views("U0OMAR")
-    slack.submit_view(
-        "U0OMAR",
-        view["id"],
+    omar.fill_in(
+        where["demo-1002"],
+        "case_close",
         {
             "outcome": "resolved",
             "contact_channel": "email",
@@ -189,13 +200,9 @@ def _run_story(stack: LocalStack, clock: StoryClock, say: Callable[[str], None])
             "note": "Refunded the duplicate charge.",
         },
     )
-    stack.settle()
     _step(say, clock, "Omar claims the billing case and closes it with a refund")
-    product = case_ts(cases["demo-1003"])
-    slack.click("U0PRIYA", *product, "case_claim")
-    stack.settle()
+    priya.click(where["demo-1003"], "case_claim")
     _step(say, clock, "Priya claims the product case; it stays open")
-    return cases
 
 
 def run_demo(

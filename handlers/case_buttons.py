@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.cases import NOT_FOUND, ActionResult
 from bot.services import Services
 from bot.slack.actions import ActionId
 from bot.slack.modals import close_modal, contact_modal
 from handlers import payloads
+from storage.records import CaseSnapshot
+
+Listener = Callable[[Ack, dict[str, Any], WebClient], None]
 
 
 def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
@@ -18,41 +23,46 @@ def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
     client.chat_postEphemeral(channel=payloads.channel_id(body), user=payloads.user_id(body), text=text)
 
 
+def change_listener(change: Callable[[int, str], ActionResult]) -> Listener:
+    """A button that changes the case at once (Claim, Release); a refusal is told privately."""
+
+    def listener(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        result = change(payloads.action_ref(body).case_id, payloads.user_id(body))
+        if result.refusal:
+            _tell(client, body, result.refusal)
+
+    return listener
+
+
+def modal_listener(
+    services: Services,
+    refusal: Callable[[CaseSnapshot, str], str | None],
+    view: Callable[[CaseSnapshot], dict[str, Any]],
+) -> Listener:
+    """A button that opens a form (Log contact, Close loop) if the clicker may use it."""
+
+    def listener(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user, case = payloads.user_id(body), services.cases.get(payloads.action_ref(body).case_id)
+        reason = NOT_FOUND if case is None else refusal(case, user)
+        if reason or case is None:
+            _tell(client, body, reason or NOT_FOUND)
+            return
+        client.views_open(trigger_id=payloads.trigger_id(body), view=view(case))
+
+    return listener
+
+
 def register(app: App, services: Services) -> None:
     cases = services.cases
-
-    @app.action(ActionId.CLAIM)
-    def claim(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        result = cases.claim(payloads.action_ref(body).case_id, payloads.user_id(body))
-        if result.refusal:
-            _tell(client, body, result.refusal)
-
-    @app.action(ActionId.RELEASE)
-    def release(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        result = cases.release(payloads.action_ref(body).case_id, payloads.user_id(body))
-        if result.refusal:
-            _tell(client, body, result.refusal)
-
-    @app.action(ActionId.LOG_CONTACT)
-    def log_contact(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        user, case = payloads.user_id(body), cases.get(payloads.action_ref(body).case_id)
-        refusal = (
-            "This case no longer exists." if case is None else cases.check_owner(case, user, "log a contact")
+    app.action(ActionId.CLAIM)(change_listener(cases.claim))
+    app.action(ActionId.RELEASE)(change_listener(cases.release))
+    app.action(ActionId.LOG_CONTACT)(
+        modal_listener(
+            services, lambda case, user: cases.check_owner(case, user, "log a contact"), contact_modal
         )
-        if refusal or case is None:
-            _tell(client, body, refusal or "")
-            return
-        client.views_open(trigger_id=payloads.trigger_id(body), view=contact_modal(case))
-
-    @app.action(ActionId.CLOSE)
-    def close(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        user, case = payloads.user_id(body), cases.get(payloads.action_ref(body).case_id)
-        refusal = "This case no longer exists." if case is None else cases.check_close(case, user)
-        if refusal or case is None:
-            _tell(client, body, refusal or "")
-            return
-        client.views_open(trigger_id=payloads.trigger_id(body), view=close_modal(case, services.policy))
+    )
+    app.action(ActionId.CLOSE)(
+        modal_listener(services, cases.check_close, lambda case: close_modal(case, services.policy))
+    )
