@@ -11,12 +11,14 @@ from bot.policy import Policy
 from bot.slack import kit
 from bot.slack.actions import ActionId, CaseRef
 from bot.slack.labels import CATEGORY_EMOJI, CONTACT_CHANNELS, OUTCOMES, PRIORITIES, STATUSES, label
-from bot.slack.text import escape, escaped_excerpt, quote, slack_date
+from bot.slack.text import escape, escaped_excerpt, quoted_excerpt, slack_date
 from storage.records import CaseSnapshot
 from storage.vocabulary import CaseStatus, Category
 
 COMMENT_LIMIT = 2500  # of a section's 3,000, leaving room for the quote marks and cut marker
 NOTE_LIMIT = 1200
+NAME_LIMIT = 150  # customer names and accounts, escaped; keeps every field far below 2,000
+FIELD_LIMIT = 600  # tags, touchpoint, segment, email: escaped and cut
 METADATA_EVENT = "closeloop_case"
 
 
@@ -47,9 +49,9 @@ class FeedbackLike(Protocol):
 
 
 def customer_line(feedback: FeedbackLike) -> str:
-    parts = [escape(feedback.customer_name) or "Anonymous customer"]
+    parts = [escaped_excerpt(feedback.customer_name, NAME_LIMIT) or "Anonymous customer"]
     if feedback.customer_account and feedback.customer_account != feedback.customer_name:
-        parts.append(escape(feedback.customer_account))
+        parts.append(escaped_excerpt(feedback.customer_account, NAME_LIMIT))
     return " · ".join(parts)
 
 
@@ -71,12 +73,12 @@ def headline(case: CaseSnapshot) -> str:
 
 def _comment_block(case: CaseSnapshot) -> dict[str, Any]:
     if case.comment:
-        return kit.section(quote(escaped_excerpt(case.comment, COMMENT_LIMIT)), block_id="comment")
+        return kit.section(quoted_excerpt(case.comment, COMMENT_LIMIT), block_id="comment")
     return kit.section("_No comment left — a call is the way to learn why._", block_id="comment")
 
 
 def _detail_fields(case: CaseSnapshot, policy: Policy) -> list[str]:
-    email = f"\n{escape(case.customer_email)}" if case.customer_email else ""
+    email = f"\n{escaped_excerpt(case.customer_email, FIELD_LIMIT)}" if case.customer_email else ""
     try:
         department = policy.department(case.department).display_name
     except KeyError:
@@ -88,9 +90,10 @@ def _detail_fields(case: CaseSnapshot, policy: Policy) -> list[str]:
     )
     return [
         f"*Customer*\n{customer_line(case)}{email}",
-        f"*Segment · value*\n{escape(case.customer_segment) or '—'} · {money(case.customer_value)}",
-        f"*Tags*\n{', '.join(escape(t) for t in case.tags) or '—'}",
-        f"*Touchpoint*\n{escape(case.touchpoint) or '—'}",
+        f"*Segment · value*\n{escaped_excerpt(case.customer_segment, FIELD_LIMIT) or '—'} · "
+        f"{money(case.customer_value)}",
+        f"*Tags*\n{escaped_excerpt(', '.join(case.tags), FIELD_LIMIT) or '—'}",
+        f"*Touchpoint*\n{escaped_excerpt(case.touchpoint, FIELD_LIMIT) or '—'}",
         f"*Received*\n{received}",
         f"*Department · priority*\n{escape(department)} · {label(PRIORITIES, case.priority)}",
     ]
@@ -115,7 +118,7 @@ def _close_out(case: CaseSnapshot) -> dict[str, Any]:
         f"*Customer told what was done:* {informed}"
     )
     if case.close_note:
-        text += "\n" + quote(escaped_excerpt(case.close_note, NOTE_LIMIT))
+        text += "\n" + quoted_excerpt(case.close_note, NOTE_LIMIT)
     return kit.section(text, block_id="close_out")
 
 
@@ -142,7 +145,7 @@ def case_message(case: CaseSnapshot, policy: Policy) -> Message:
         kit.header(headline(case)),
         _comment_block(case),
         kit.fields_section(_detail_fields(case, policy)),
-        kit.context(_status_line(case), f"Response `{escape(case.external_id)[:100]}`"),
+        kit.context(_status_line(case), f"Response `{escaped_excerpt(case.external_id, 120)}`"),
     ]
     if case.status == CaseStatus.CLOSED:
         blocks.append(_close_out(case))

@@ -9,11 +9,11 @@ from bot.policy import Policy
 from bot.slack import kit
 from bot.slack.case_message import FeedbackLike, Message, customer_line, score_headline
 from bot.slack.labels import CONTACT_CHANNELS, OUTCOMES, label
-from bot.slack.text import duration, escape, escaped_excerpt, quote
+from bot.slack.text import duration, escape, quoted_excerpt
 from storage.records import CaseSnapshot, EventRecord
 from storage.vocabulary import Category, EventKind
 
-REPLY_NOTE_LIMIT = 2500
+REPLY_NOTE_LIMIT = 2000  # leaves room in the 3,000 of a section for the line above it
 
 _FIELD_NAMES = {
     "score": "score",
@@ -37,7 +37,7 @@ def _updated(event: EventRecord, case: CaseSnapshot) -> str:
             f"was {category_label(case.survey, before)}."
         )
     if "comment" in event.details.get("fields", []) and case.comment:
-        text += "\n" + quote(escaped_excerpt(case.comment, REPLY_NOTE_LIMIT))
+        text += "\n" + quoted_excerpt(case.comment, REPLY_NOTE_LIMIT)
     return text
 
 
@@ -52,7 +52,7 @@ def thread_reply(event: EventRecord, case: CaseSnapshot) -> Message:
         channel = label(CONTACT_CHANNELS, details.get("channel")).lower()
         text = f"📞 {who} contacted the customer by {channel}."
         if details.get("note"):
-            text += "\n" + quote(escaped_excerpt(details["note"], REPLY_NOTE_LIMIT))
+            text += "\n" + quoted_excerpt(details["note"], REPLY_NOTE_LIMIT)
     elif event.kind == EventKind.CLOSED:
         informed = "yes" if details.get("customer_informed") else "no"
         text = (
@@ -61,7 +61,7 @@ def thread_reply(event: EventRecord, case: CaseSnapshot) -> Message:
             f"Customer told what was done: {informed}"
         )
         if details.get("note"):
-            text += "\n" + quote(escaped_excerpt(details["note"], REPLY_NOTE_LIMIT))
+            text += "\n" + quoted_excerpt(details["note"], REPLY_NOTE_LIMIT)
     elif event.kind == EventKind.FEEDBACK_UPDATED:
         text = _updated(event, case)
     else:
@@ -82,7 +82,7 @@ def announcement(event: EventRecord, case: CaseSnapshot, policy: Policy) -> Mess
     blocks = [kit.section(text)]
     settings = policy.announcements
     if settings.quote_feedback and case.comment:
-        blocks.append(kit.section(quote(escaped_excerpt(case.comment, settings.quote_max_chars))))
+        blocks.append(kit.section(quoted_excerpt(case.comment, settings.quote_max_chars)))
     channel_link = f"<#{case.slack_channel}>" if case.slack_channel else escape(case.department)
     blocks.append(
         kit.context(
@@ -98,6 +98,6 @@ def promoter_notice(feedback: FeedbackLike) -> Message:
     text = f"{score_headline(feedback)} — *{customer_line(feedback)}*"
     blocks = [kit.section(text)]
     if feedback.comment:
-        blocks.append(kit.section(quote(escaped_excerpt(feedback.comment, 1500))))
+        blocks.append(kit.section(quoted_excerpt(feedback.comment, 1500)))
     blocks.append(kit.context("No case was opened. A thank-you, or a review request, goes a long way."))
     return Message(text=f"{text}", blocks=blocks)

@@ -7,6 +7,8 @@ through `escape` before it reaches a Slack message, modal or fallback text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 CUT_MARKER = "… [cut: {shown:,} of {total:,} characters shown]"
 
 
@@ -25,21 +27,33 @@ def truncate(text: str, limit: int) -> str:
     return text[:shown].rstrip() + CUT_MARKER.format(shown=shown, total=total)
 
 
-def escaped_excerpt(text: str | None, limit: int) -> str:
-    """Escape, then cut, never splitting an entity like `&amp;` (cutting escaped text could)."""
+def fit(text: str | None, limit: int, render: Callable[[str], str] = escape) -> str:
+    """The longest prefix of `text` whose rendering (escaped, quoted, ...) plus a cut marker fits
+    in `limit` characters. Cutting the raw text, not the rendered one, never splits an entity
+    like `&amp;`; measuring the rendered one accounts for escaping and quote marks growing it."""
     raw = text or ""
-    if len(escape(raw)) <= limit:
-        return escape(raw)
+    rendered = render(raw)
+    if len(rendered) <= limit:
+        return rendered
     total = len(raw)
     budget = limit - len(CUT_MARKER.format(shown=total, total=total))
     low, high = 0, min(len(raw), budget)
-    while low < high:  # longest prefix whose escaped form fits the budget
+    while low < high:
         middle = (low + high + 1) // 2
-        if len(escape(raw[:middle].rstrip())) <= budget:
+        if len(render(raw[:middle].rstrip())) <= budget:
             low = middle
         else:
             high = middle - 1
-    return escape(raw[:low].rstrip()) + CUT_MARKER.format(shown=low, total=total)
+    return render(raw[:low].rstrip()) + CUT_MARKER.format(shown=low, total=total)
+
+
+def escaped_excerpt(text: str | None, limit: int) -> str:
+    return fit(text, limit)
+
+
+def quoted_excerpt(text: str | None, limit: int) -> str:
+    """Escaped and block-quoted, within `limit` including the quote marks."""
+    return fit(text, limit, lambda part: quote(escape(part)))
 
 
 def quote(text: str) -> str:
