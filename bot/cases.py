@@ -3,11 +3,13 @@ and a nudge to the publisher once the change is committed."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain import rules
+from bot.domain.rules import Unauthorised
 from bot.policy import Policy
 from storage.records import CaseSnapshot, ChangeResult, CloseDetails
 from storage.repository import Repository
@@ -24,6 +26,8 @@ class ActionResult:
     def done(self) -> bool:
         return self.refusal is None
 
+
+log = logging.getLogger(__name__)
 
 NOT_FOUND = "This case no longer exists."
 
@@ -47,37 +51,101 @@ class CaseActions:
         except KeyError:
             return []
 
-    def _finish(self, result: ChangeResult, refusal: Callable[[CaseSnapshot], str | None]) -> ActionResult:
+    def _claimers(self, case: CaseSnapshot) -> frozenset[str] | None:
+        return self.policy.claimers(case.department)
+
+    def refused(self, case: CaseSnapshot, user: str, action: str, reason: str) -> ActionResult:
+        """Tell the person why; when it is about who they are, also record it (audit trail)."""
+        if isinstance(reason, Unauthorised):
+            log.info("case #%s: %s may not %s (%s)", case.id, user, action, reason)
+            self.repository.record_refusal(case.id, user, action, reason, self.clock())
+        return ActionResult(case, reason)
+
+    def _finish(
+        self, result: ChangeResult, user: str, action: str, refusal: Callable[[CaseSnapshot], str | None]
+    ) -> ActionResult:
         if result.applied and result.case is not None:
             self.on_changed(result.case.id)
             return ActionResult(result.case)
         # Lost a race or not allowed: explain from the state we lost to.
         case = result.case
-        reason = refusal(case) if case else NOT_FOUND
-        return ActionResult(case, reason or "Someone changed this case just now — please try again.")
+        if case is None:
+            return ActionResult(None, NOT_FOUND)
+        reason = refusal(case) or "Someone changed this case just now — please try again."
+        return self.refused(case, user, action, reason)
 
     def get(self, case_id: int) -> CaseSnapshot | None:
         return self.repository.find_case(case_id)
 
+    def _claim_refusal(self, case: CaseSnapshot, user: str) -> str | None:
+        return rules.claim_refusal(case.status, case.owner_id, user, self._claimers(case))
+
     def claim(self, case_id: int, user: str) -> ActionResult:
+        case = self.repository.find_case(case_id)
+        if case is None:
+            return ActionResult(None, NOT_FOUND)
+        refusal = self._claim_refusal(case, user)
+        if isinstance(refusal, Unauthorised):  # state refusals are re-checked atomically below
+            return self.refused(case, user, "claim", refusal)
         result = self.repository.claim(case_id, user, self.clock())
-        return self._finish(result, lambda c: rules.claim_refusal(c.status, c.owner_id, user))
+        return self._finish(result, user, "claim", lambda c: self._claim_refusal(c, user))
 
     def release(self, case_id: int, user: str) -> ActionResult:
         result = self.repository.release(case_id, user, self.clock())
-        return self._finish(result, lambda c: rules.owner_refusal(c.status, c.owner_id, user, "release it"))
+        return self._finish(
+            result, user, "release", lambda c: rules.owner_refusal(c.status, c.owner_id, user, "release it")
+        )
 
     def check_owner(self, case: CaseSnapshot, user: str, action: str) -> str | None:
-        return rules.owner_refusal(case.status, case.owner_id, user, action)
+        """For opening the owner's forms; a refusal about who is asking is recorded."""
+        refusal = rules.owner_refusal(case.status, case.owner_id, user, action)
+        if refusal:
+            self.refused(case, user, action, refusal)
+        return refusal
 
     def check_close(self, case: CaseSnapshot, user: str) -> str | None:
-        return rules.close_refusal(case.status, case.owner_id, user, self._managers(case))
+        refusal = rules.close_refusal(
+            case.status, case.owner_id, user, self._managers(case), self._claimers(case)
+        )
+        if refusal:
+            self.refused(case, user, "close", refusal)
+        return refusal
 
     def log_contact(self, case_id: int, user: str, channel: str, note: str) -> ActionResult:
         result = self.repository.log_contact(case_id, user, channel, note, self.clock())
         return self._finish(
-            result, lambda c: rules.owner_refusal(c.status, c.owner_id, user, "log a contact")
+            result,
+            user,
+            "log a contact",
+            lambda c: rules.owner_refusal(c.status, c.owner_id, user, "log a contact"),
         )
+
+    def contact_details(self, case_id: int, user: str) -> ActionResult:
+        """Unmasked contact details are the owner's (the channel sees them masked)."""
+        case = self.repository.find_case(case_id)
+        if case is None:
+            return ActionResult(None, NOT_FOUND)
+        if case.owner_id != user:
+            return self.refused(
+                case,
+                user,
+                "see contact details",
+                Unauthorised("Only the case's owner can see these details."),
+            )
+        return ActionResult(case)
+
+    def _reopen_refusal(self, case: CaseSnapshot, user: str) -> str | None:
+        return rules.reopen_refusal(case.status, case.owner_id, user, self._managers(case))
+
+    def reopen(self, case_id: int, user: str) -> ActionResult:
+        case = self.repository.find_case(case_id)
+        if case is None:
+            return ActionResult(None, NOT_FOUND)
+        refusal = self._reopen_refusal(case, user)
+        if refusal:
+            return self.refused(case, user, "reopen", refusal)
+        result = self.repository.reopen(case_id, user, self.clock())
+        return self._finish(result, user, "reopen", lambda c: self._reopen_refusal(c, user))
 
     def close(self, case_id: int, user: str, details: CloseDetails) -> ActionResult:
         case = self.repository.find_case(case_id)
@@ -87,4 +155,9 @@ class CaseActions:
         if refusal:
             return ActionResult(case, refusal)
         result = self.repository.close(case_id, user, details, self.clock(), expected_owner=case.owner_id)
-        return self._finish(result, lambda c: self.check_close(c, user))
+        return self._finish(
+            result,
+            user,
+            "close",
+            lambda c: rules.close_refusal(c.status, c.owner_id, user, self._managers(c), self._claimers(c)),
+        )

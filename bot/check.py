@@ -6,6 +6,7 @@ Runs without starting the bot, so an admin can check a change before deploying i
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -61,13 +62,14 @@ def run_check(settings: Settings, policy_path: str | None, *, out: Callable[[str
     out(f"✓ {path}: valid — {len(policy.departments)} departments, {len(policy.routing.rules)} routing rules")
     if not settings.slack_bot_token:
         out("· SLACK_BOT_TOKEN not set: channel access not checked")
-        return 0
+        return 1 if owed_problems(settings, out) else 0
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=15)
     try:
         identity = client.auth_test()
     except SlackApiError as error:
         code = error.response.get("error")
         out(f"✗ SLACK_BOT_TOKEN: Slack said {code} — copy the Bot User OAuth Token again")
+        owed_problems(settings, out)  # a dead token is exactly when nothing reaches Slack
         return 1
     out(f"✓ token works: bot {identity.get('user')} in {identity.get('team')}")
     problems = channel_problems(client, policy)
@@ -75,4 +77,31 @@ def run_check(settings: Settings, policy_path: str | None, *, out: Callable[[str
         out(f"✗ {problem}")
     if not problems:
         out(f"✓ the bot can post in all {len(policy_channels(policy))} channels")
-    return 1 if problems else 0
+    stuck = owed_problems(settings, out)
+    return 1 if problems or stuck else 0
+
+
+def owed_problems(settings: Settings, out: Callable[[str], None]) -> int:
+    """What the running bot could not send, from its database (without creating one)."""
+    from sqlalchemy.engine import make_url
+
+    from storage.db import Database
+    from storage.sync_store import SyncStore
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        out("· no database yet: nothing owed to Slack")
+        return 0
+    database = Database(settings.database_url)
+    try:
+        stuck = SyncStore(database).problems()
+    except Exception as error:  # a check reports; `closeloop db status` explains database trouble
+        out(f"· database not checked ({type(error).__name__}): run `closeloop db status`")
+        return 0
+    finally:
+        database.dispose()
+    for what, reason, count in stuck:
+        out(f"✗ {count} {what} not sent — {reason}")
+    if not stuck:
+        out("✓ nothing owed to Slack is stuck")
+    return len(stuck)

@@ -29,10 +29,26 @@ def _configure_logging(verbose: bool) -> None:
     )
 
 
-def _require_current_schema(settings: Settings) -> None:
+def _schema(settings: Settings) -> tuple[str | None, str | None]:
+    """(current, latest) schema revision, or one clear line when the database cannot be reached."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
     from storage.migrate import pending
 
-    current, head = pending(settings.database_url)
+    try:
+        return pending(settings.database_url)
+    except SQLAlchemyError as error:
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0][:200]
+        raise SettingsError(
+            f"DATABASE_URL in {settings.source} ({shown}) cannot be opened: {reason} — check the host, "
+            "database name and credentials, or the SQLite file's folder"
+        ) from None
+
+
+def _require_current_schema(settings: Settings) -> None:
+    current, head = _schema(settings)
     if current != head:
         raise SettingsError(
             f"the database at DATABASE_URL is at schema {current or 'none'}, this version needs {head} "
@@ -76,8 +92,9 @@ def command_run(args: argparse.Namespace) -> int:
     from bot.wiring import build_runtime
 
     settings = load_settings()
-    needed = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CLOSELOOP_INTAKE_TOKEN", "CLOSELOOP_POLICY"]
+    needed = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CLOSELOOP_POLICY"]
     settings.require(*needed, *(["SLACK_APP_TOKEN"] if args.socket else []))
+    settings.require_intake_auth()  # a bearer token, a signing secret, or both
     policy = load_policy(str(settings.policy_path))
     _require_current_schema(settings)
     runtime = build_runtime(settings, policy)
@@ -114,12 +131,13 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def command_db(args: argparse.Namespace) -> int:
-    from storage.migrate import pending, upgrade
+    from storage.migrate import upgrade
 
     settings = load_settings()
-    if args.action == "upgrade":
+    current, head = _schema(settings)  # also proves the database can be reached
+    if args.action == "upgrade" and current != head:
         upgrade(settings.database_url)
-    current, head = pending(settings.database_url)
+        current, head = _schema(settings)
     print(f"database schema: {current or 'empty'} (latest: {head})")
     return 0
 

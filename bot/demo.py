@@ -162,11 +162,29 @@ def _run_story(stack: LocalStack, clock: StoryClock, say: Callable[[str], None])
     where = _receive(stack, clock, say)
     alice, bob, omar, priya = (Person(stack, u) for u in ("U0ALICE", "U0BOB", "U0OMAR", "U0PRIYA"))
     acme = where["demo-1001"]
-    clock.advance(31)
+    clock.advance(10)
+    stack.sweep_deadlines()  # the scheduler does this every sla.sweep_every
+    _step(
+        say,
+        clock,
+        "nobody has claimed the Acme case 18 min in (an enterprise detractor: 15 min to claim) — "
+        "its thread asks the support team, and their manager Maya gets a direct message",
+    )
+    maya = Person(stack, "U0MAYA")
+    clock.advance(3)
+    dm = stack.simulator.dm_channel("U0MAYA").id
+    (escalation,) = stack.simulator.messages(dm)
+    maya.click((dm, escalation.ts), "escalation_ack")
+    _step(say, clock, "Maya acknowledges from her direct messages")
+    clock.advance(18)
     unclaimed = stack.simulator.message(*acme)  # both see the case before either click lands
     alice.click(acme, "case_claim", seen=unclaimed)
     bob.click(acme, "case_claim", seen=unclaimed)
-    _step(say, clock, "Alice and Bob both click Claim on the Acme case: Alice gets it, Bob is told privately")
+    _step(
+        say,
+        clock,
+        "Alice and Bob click Claim on the Acme case moments apart: Alice gets it, Bob is told privately",
+    )
     clock.advance(52)
     alice.fill_in(
         acme, "case_log_contact", {"channel": "phone", "note": "Called Dana; reproduced the export bug."}
@@ -215,8 +233,13 @@ def run_demo(
         upgrade(url)
         say("closeloop demo — a simulated Slack workspace, the real bot, a SQLite database\n")
         # A roomy burst: the demo clicks far faster than people do.
-        simulator = SlackSimulator(bot_token="xoxb-demo", signing_secret="demo-signing-secret", post_burst=50)
         clock = StoryClock()
+        simulator = SlackSimulator(
+            bot_token="xoxb-demo",
+            signing_secret="demo-signing-secret",
+            clock=lambda: clock().timestamp(),  # Slack's timestamps follow the story's time
+            post_burst=50,
+        )
         with LocalStack(policy=policy, database_url=url, simulator=simulator, clock=clock) as stack:
             _run_story(stack, clock, say)
             channels = [(d.channel, d.name) for d in policy.departments]
@@ -224,6 +247,8 @@ def run_demo(
             for channel, name in channels:
                 say(f"\n{'═' * 78}\n#{name}\n{'═' * 78}")
                 say(render_channel(simulator, channel))
+            say(f"\n{'═' * 78}\nMaya's direct messages from closeloop\n{'═' * 78}")
+            say(render_channel(simulator, simulator.dm_channel("U0MAYA").id))
             say(f"\n{'═' * 78}\nOnly Bob sees (ephemeral)\n{'═' * 78}")
             say(render_ephemerals(simulator, "U0BOB"))
             counts = stack.runtime.services.repository.counts()

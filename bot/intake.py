@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.domain.deadlines import CaseFacts, raised_priority
 from bot.domain.routing import RoutingInput, route
 from bot.domain.scoring import SCALES, classify
 from bot.policy import Policy
@@ -33,13 +34,16 @@ from storage.vocabulary import Survey
 MAX_COMMENT = 10_000
 
 Short = Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length=200)]
+NumericId = Annotated[StrictInt, Field(ge=-(10**18), le=10**18)]
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 Tag = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 
 
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: Short | StrictInt | None = None
+    id: Short | NumericId | None = None
     name: Short | None = None
     email: Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length=320)] | None = None
     account: Short | None = None
@@ -69,7 +73,7 @@ class FeedbackIn(BaseModel):
 
     id: (
         Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-        | StrictInt
+        | NumericId
     )
     survey: Survey
     score: StrictInt
@@ -79,6 +83,21 @@ class FeedbackIn(BaseModel):
     touchpoint: Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     language: Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length=35)] | None = None
     submitted_at: datetime | None = None
+
+    @field_validator("submitted_at")
+    @classmethod
+    def _plausible_time(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)  # survey tools that omit the zone mean UTC
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is not a plausible time") from None
+        if not EARLIEST <= value < LATEST:
+            raise ValueError("must be between 2000 and 2100")
+        return value
 
     @model_validator(mode="after")
     def _score_in_range(self) -> FeedbackIn:
@@ -96,13 +115,17 @@ class IntakeRejected(Exception):
         self.fields = fields
 
 
+def _is_type_tag(part: object) -> bool:
+    """pydantic names union branches in error locations ('id.constrained-str'); people don't."""
+    text = str(part)
+    return text.startswith(("function", "str", "int", "list[", "constrained-", "decimal", "float"))
+
+
 def _field_errors(error: ValidationError) -> dict[str, str]:
     fields: dict[str, str] = {}
     for item in error.errors():
         message = str(item["msg"]).removeprefix("Value error, ")
-        location = ".".join(
-            str(part) for part in item["loc"] if not str(part).startswith(("function", "str", "int", "list["))
-        )
+        location = ".".join(str(part) for part in item["loc"] if not _is_type_tag(part))
         if not location and ":" in message:
             location, message = (part.strip() for part in message.split(":", 1))
         fields.setdefault(location or "(body)", message)
@@ -140,8 +163,6 @@ def parse_feedback(payload: Any) -> FeedbackData:
     if model.customer is not None:
         provided |= {f"customer_{name}" for name in model.customer.model_fields_set}
     submitted = model.submitted_at
-    if submitted is not None and submitted.tzinfo is None:
-        submitted = submitted.replace(tzinfo=UTC)  # survey tools that omit the zone mean UTC
     return FeedbackData(
         external_id=str(model.id),
         survey=model.survey.value,
@@ -176,10 +197,18 @@ def triage(policy: Policy, data: FeedbackData) -> Triage:
             segment=data.customer_segment,
         ),
     )
+    facts = CaseFacts(
+        category=category.value,
+        priority=policy.priority_for(category).value,
+        department=department,
+        segment=data.customer_segment,
+        tags=data.tags,
+        value=data.customer_value,
+    )
     return Triage(
         category=category.value,
         department=department,
-        priority=policy.priority_for(category).value,
+        priority=raised_priority(facts.priority, policy.cases.raise_priority, facts),
         open_case=policy.opens_case(category),
         notify=policy.cases.others.notify,
     )
@@ -200,7 +229,9 @@ class IntakeService:
 
     def accept(self, payload: Any) -> IntakeOutcome:
         data = parse_feedback(payload)
-        outcome = self.repository.record_feedback(data, triage(self.policy, data), self.clock())
+        outcome = self.repository.record_feedback(
+            data, lambda merged: triage(self.policy, merged), self.clock()
+        )
         if outcome.changed:
             self.on_stored(outcome)
         return outcome

@@ -21,6 +21,7 @@ from bot.policy import Policy
 from bot.server import HttpServer
 from bot.settings import Settings
 from bot.simulator import SlackSimulator
+from bot.slack.pacing import ChannelPacer
 from bot.wiring import Runtime, build_runtime
 
 # People of the built-in demo workspace; the example policy's managers are among them.
@@ -31,6 +32,7 @@ TEAM: tuple[tuple[str, str, str], ...] = (
     ("U0MAYA", "maya", "Maya Manager"),
     ("U0OMAR", "omar", "Omar Ortiz"),
     ("U0PRIYA", "priya", "Priya Patel"),
+    ("U0OPS", "ops", "Olu Ops"),
 )
 
 
@@ -50,6 +52,10 @@ def seed_workspace(simulator: SlackSimulator, policy: Policy) -> None:
         simulator.add_channel(
             policy.announcements.channel, "closed-loops", bot_is_member=True, members=members
         )
+
+
+def _cannot_wait(seconds: float) -> None:
+    raise AssertionError("a pacer with max_wait=0 never sleeps")
 
 
 class LocalStack:
@@ -83,7 +89,10 @@ class LocalStack:
             port=0,
             source="the local stack",
         )
-        self.runtime: Runtime = build_runtime(self.settings, policy, clock=clock)
+        # Time here is `clock`, which only moves when told: pacing cannot wait for it, so a post
+        # that would go too fast is left for later (as a real 429 would be), never slept on.
+        pacer = ChannelPacer(clock=lambda: clock().timestamp(), sleep=_cannot_wait, max_wait=0)
+        self.runtime: Runtime = build_runtime(self.settings, policy, clock=clock, pacer=pacer)
         self.server = HttpServer(self.runtime.wsgi, host="127.0.0.1", port=0).start_in_thread()
         self.slack = self.simulator.driver(f"{self.server.url}/slack/events")
 
@@ -111,6 +120,12 @@ class LocalStack:
             except json.JSONDecodeError:
                 parsed = {"raw": raw.decode("utf-8", "replace")}
             return HttpAnswer(error.code, parsed)
+
+    def sweep_deadlines(self) -> int:
+        """Run one deadline sweep now (the scheduler would, every sla.sweep_every) and settle."""
+        fired = self.runtime.sweep_deadlines()
+        self.settle()
+        return fired
 
     def settle(self) -> None:
         """Wait for listeners and the publisher to finish what was asked of them (no sleeping)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
@@ -21,10 +21,11 @@ from pydantic import (
     model_validator,
 )
 
+from bot.policy_sla import BusinessHoursSpec, PriorityRule, Sla, user_ids
 from storage.vocabulary import Category, Priority, Survey
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
-USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+USER_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 # Slack option text is capped at 75 characters; root causes and remedies appear as options.
 OptionLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=75)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
@@ -56,19 +57,23 @@ class Department(_Strict):
     title: str | None = None
     channel: str
     managers: list[str] = Field(default_factory=list)
+    # Who a nudge about an unclaimed case mentions: the user group if set, else the members.
+    user_group: str | None = None
+    members: list[str] = Field(default_factory=list)
+    business_hours: BusinessHoursSpec | None = None
 
     _check_channel = field_validator("channel")(_channel)
+    _check_users = field_validator("managers", "members")(user_ids)
 
-    @field_validator("managers")
+    @field_validator("user_group")
     @classmethod
-    def _user_ids(cls, users: list[str]) -> list[str]:
-        for user in users:
-            if not USER_ID.match(user):
-                raise ValueError(
-                    f"{user!r} is not a Slack user id — use the member id from the person's "
-                    "profile ('⋮' > 'Copy member ID', it starts with U)"
-                )
-        return users
+    def _group(cls, value: str | None) -> str | None:
+        if value is not None and not USER_GROUP_ID.match(value):
+            raise ValueError(
+                f"{value!r} is not a user group id — in Slack open People > User groups, pick the group, "
+                "'⋮' > 'Copy group ID' (it starts with S)"
+            )
+        return value
 
     @property
     def display_name(self) -> str:
@@ -120,6 +125,7 @@ class LighterPath(_Strict):
 class CasesPolicy(_Strict):
     open_for: list[Category] = Field(default_factory=lambda: [Category.DETRACTOR, Category.PASSIVE])
     priority: dict[Category, Priority] = Field(default_factory=_default_priorities)
+    raise_priority: list[PriorityRule] = Field(default_factory=list)
     others: LighterPath = Field(default_factory=LighterPath)
 
 
@@ -131,6 +137,23 @@ class Announcements(_Strict):
     _check_channel = field_validator("channel")(_channel)
 
 
+class Permissions(_Strict):
+    """Who may do what, beyond the fixed rules (only the owner releases or logs a contact; the
+    owner or a manager closes and reopens; managers answer escalations)."""
+
+    # anyone: any workspace member may claim; department: the department's members and managers.
+    claim: Literal["anyone", "department"] = "anyone"
+    # anyone, or managers: who may run reports (/loop overdue): managers of any department and
+    # the second-level escalation contacts.
+    reports: Literal["anyone", "managers"] = "anyone"
+
+
+class Privacy(_Strict):
+    # Mask customers' email addresses and phone numbers in channel posts (d•••@acme.example,
+    # •••67); the case's owner sees them in full with the Contact details button and in DMs.
+    mask_contact_details: bool = False
+
+
 class Policy(_Strict):
     version: int = Field(default=1, ge=1, le=1)
     departments: list[Department] = Field(min_length=1)
@@ -139,6 +162,13 @@ class Policy(_Strict):
     root_causes: list[OptionLabel] = Field(min_length=1, max_length=100)
     remedies: list[OptionLabel] = Field(min_length=1, max_length=100)
     announcements: Announcements
+    sla: Sla | None = None
+    permissions: Permissions = Field(default_factory=Permissions)
+    privacy: Privacy = Field(default_factory=Privacy)
+    # Told by direct message when the bot cannot post somewhere (not invited, channel archived).
+    admins: list[str] = Field(default_factory=list)
+
+    _check_admins = field_validator("admins")(user_ids)
 
     @model_validator(mode="after")
     def _references(self) -> Self:
@@ -159,6 +189,20 @@ class Policy(_Strict):
                     f"routing.rules[{index}].department: {rule.department!r} is not a department "
                     f"— use one of: {known}"
                 )
+        for index, deadline in enumerate(self.sla.deadlines if self.sla else []):
+            for name in deadline.department:
+                if name not in names:
+                    problems.append(
+                        f"sla.deadlines[{index}].department: {name!r} is not a department "
+                        f"— use one of: {known}"
+                    )
+        if self.permissions.claim == "department":
+            for index, department in enumerate(self.departments):
+                if not department.members:
+                    problems.append(
+                        f"departments[{index}].members: empty, but permissions.claim is 'department' "
+                        "— list who may claim this department's cases, or set permissions.claim: anyone"
+                    )
         for field in ("root_causes", "remedies"):
             values = [v.casefold() for v in getattr(self, field)]
             if len(set(values)) != len(values):
@@ -172,6 +216,23 @@ class Policy(_Strict):
             if department.name == name:
                 return department
         raise KeyError(name)
+
+    def claimers(self, department: str) -> frozenset[str] | None:
+        """Who may claim the department's cases; None when anyone may."""
+        if self.permissions.claim == "anyone":
+            return None
+        try:
+            spec = self.department(department)
+        except KeyError:
+            return None  # a department gone from the policy: its leftover cases stay claimable
+        return frozenset(spec.members) | frozenset(spec.managers)
+
+    def may_see_reports(self, user: str) -> bool:
+        if self.permissions.reports == "anyone":
+            return True
+        managers = {m for d in self.departments for m in d.managers}
+        second = self.sla.escalation.second_level if self.sla else None
+        return user in managers or (second is not None and user in second.notify)
 
     def opens_case(self, category: Category) -> bool:
         return category in self.cases.open_for

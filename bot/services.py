@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.cases import CaseActions
+from bot.escalations import EscalationActions
 from bot.intake import IntakeService
 from bot.policy import Policy
+from storage.deadline_store import DeadlineStore
 from storage.repository import Repository
 
 
@@ -18,5 +20,7 @@ class Services:
     repository: Repository
     intake: IntakeService
     cases: CaseActions
+    escalations: EscalationActions
+    deadlines: DeadlineStore
     clock: Callable[[], datetime]
     intake_token: str | None

@@ -24,6 +24,8 @@ HELP = {
     "> 'App-Level Tokens' (only for --socket)",
     "CLOSELOOP_INTAKE_TOKEN": "a long random string survey tools send as 'Authorization: Bearer …' "
     "(e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+    "CLOSELOOP_INTAKE_SIGNING_SECRET": "a long random string survey tools sign requests with "
+    "(X-Closeloop-Signature; e.g. from: python -c 'import secrets; print(secrets.token_hex(32))')",
     "CLOSELOOP_POLICY": "the path of your policy file (start from bot/examples/policy.yml)",
 }
 
@@ -43,6 +45,7 @@ class Settings:
     intake_token: str | None
     port: int
     source: str
+    intake_signing_secret: str | None = None
 
     def require(self, *names: str) -> None:
         """Fail with one clear line for the first missing setting among `names` (env var names)."""
@@ -50,12 +53,22 @@ class Settings:
             if not getattr(self, _ATTRIBUTES[name]):
                 raise SettingsError(f"{name} is not set in {self.source} — set it to {HELP[name]}")
 
+    def require_intake_auth(self) -> None:
+        """Fail with one line unless `/feedback` can authenticate someone: a token, a signing secret
+        or both."""
+        if not (self.intake_token or self.intake_signing_secret):
+            raise SettingsError(
+                f"CLOSELOOP_INTAKE_TOKEN is not set in {self.source} (nor CLOSELOOP_INTAKE_SIGNING_SECRET) "
+                f"— set it to {HELP['CLOSELOOP_INTAKE_TOKEN']}"
+            )
+
 
 _ATTRIBUTES = {
     "SLACK_BOT_TOKEN": "slack_bot_token",
     "SLACK_SIGNING_SECRET": "slack_signing_secret",
     "SLACK_APP_TOKEN": "slack_app_token",
     "CLOSELOOP_INTAKE_TOKEN": "intake_token",
+    "CLOSELOOP_INTAKE_SIGNING_SECRET": "intake_signing_secret",
     "CLOSELOOP_POLICY": "policy_path",
 }
 
@@ -110,6 +123,12 @@ def load_settings(
             f"CLOSELOOP_INTAKE_TOKEN in {source} is shorter than 16 characters — set it to "
             + HELP["CLOSELOOP_INTAKE_TOKEN"]
         )
+    signing_secret = get("CLOSELOOP_INTAKE_SIGNING_SECRET")
+    if signing_secret and len(signing_secret) < 16:
+        raise SettingsError(
+            f"CLOSELOOP_INTAKE_SIGNING_SECRET in {source} is shorter than 16 characters — set it to "
+            + HELP["CLOSELOOP_INTAKE_SIGNING_SECRET"]
+        )
     return Settings(
         slack_bot_token=bot_token,
         slack_signing_secret=get("SLACK_SIGNING_SECRET"),
@@ -120,4 +139,5 @@ def load_settings(
         intake_token=intake_token,
         port=int(port_text),
         source=source,
+        intake_signing_secret=signing_secret,
     )

@@ -5,29 +5,48 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry import RetryHandler
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, ServerErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from sqlalchemy import text
 
 from bot.cases import CaseActions
 from bot.clock import Clock, utc_now
+from bot.domain.deadlines import SlaPlanner
+from bot.escalations import EscalationActions
 from bot.executor import TrackingExecutor
 from bot.intake import IntakeService
 from bot.policy import Policy
 from bot.services import Services
 from bot.settings import Settings
+from bot.sla_sweep import DeadlineSweeper
+from bot.slack.pacing import ChannelPacer
 from bot.slack.publisher import Publisher, PublishQueue
 from bot.web import Router
-from handlers import case_buttons, commands, errors, home, modal_submissions
+from handlers import (
+    case_buttons,
+    channel_events,
+    commands,
+    errors,
+    escalation_buttons,
+    event_dedupe,
+    home,
+    modal_submissions,
+    payload_shape,
+)
 from handlers.intake import IntakeEndpoint
+from storage.admin_alerts import AdminAlerts
 from storage.db import Database
+from storage.deadline_store import DeadlineStore
 from storage.records import IntakeOutcome
 from storage.repository import Repository
+from storage.slack_events import SeenEvents
+from storage.snapshots import snapshot
 from storage.sync_store import SyncStore
 
 log = logging.getLogger(__name__)
@@ -45,7 +64,24 @@ class Runtime:
     wsgi: Router
     listeners: TrackingExecutor
     sweep_seconds: float
+    sweeper: DeadlineSweeper
+    seen_events: SeenEvents
     scheduler: BackgroundScheduler | None = field(default=None)
+
+    def housekeeping(self) -> None:
+        """Forget handled Slack event ids after a day (Slack's retries stop within minutes)."""
+        try:
+            self.seen_events.forget_before(self.services.clock() - timedelta(days=1))
+        except Exception:
+            log.exception("housekeeping failed; it runs again in an hour")
+
+    def sweep_deadlines(self) -> int:
+        """One deadline sweep; the scheduler calls this, and so can tests and the demo."""
+        try:
+            return self.sweeper.sweep()
+        except Exception:
+            log.exception("deadline sweep failed; it runs again at the next interval")
+            return 0
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until listeners and the publisher have finished what was asked of them so far."""
@@ -69,6 +105,16 @@ class Runtime:
             max_instances=1,
             coalesce=True,
         )
+        if self.policy.sla is not None:
+            scheduler.add_job(
+                self.sweep_deadlines,
+                "interval",
+                seconds=self.policy.sla.sweep_every.total_seconds(),
+                id="deadline-sweep",
+                max_instances=1,
+                coalesce=True,
+            )
+        scheduler.add_job(self.housekeeping, "interval", hours=1, id="housekeeping", coalesce=True)
         scheduler.start()
         self.scheduler = scheduler
 
@@ -89,54 +135,77 @@ def database_health(database: Database) -> dict[str, Any]:
     return {"ok": True, "database": "ok"}
 
 
-def slack_client(settings: Settings, *, retries: bool) -> WebClient:
-    """Server errors are retried inside the call only where nobody waits on it (the publisher's
-    thread). A 429 is not slept through here: what was not sent stays owed and the next sweep
-    sends it, so one busy channel does not hold up the others."""
-    handlers: list[RetryHandler] = [ConnectionErrorRetryHandler(max_retry_count=2)]
-    if retries:
-        handlers.append(ServerErrorRetryHandler(max_retry_count=2))
+def slack_client(settings: Settings, *, retry_connections: bool) -> WebClient:
+    """The publisher's client retries nothing itself: a reset connection, a 5xx or a timeout may
+    have posted anyway, so the publisher retries on the next sweep after looking for the post,
+    and a 429 leaves the rest owed instead of sleeping through it. Listeners' calls (ephemeral
+    answers, opening modals) are safe to repeat once when a connection drops."""
+    handlers: list[RetryHandler] = (
+        [ConnectionErrorRetryHandler(max_retry_count=1)] if retry_connections else []
+    )
     return WebClient(
         token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=15, retry_handlers=handlers
     )
 
 
 def build_runtime(
-    settings: Settings, policy: Policy, *, clock: Clock = utc_now, sweep_seconds: float = 15.0
+    settings: Settings,
+    policy: Policy,
+    *,
+    clock: Clock = utc_now,
+    sweep_seconds: float = 15.0,
+    pacer: ChannelPacer | None = None,
 ) -> Runtime:
+    """`pacer` defaults to real time; a simulated workspace passes one on its own clock."""
     settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     database = Database(settings.database_url)
-    repository = Repository(database)
+    repository = Repository(database, SlaPlanner(policy))
+    deadlines = DeadlineStore(database, snapshot)
     publisher = Publisher(
         repository=repository,
         sync_store=SyncStore(database),
         policy=policy,
-        client=slack_client(settings, retries=True),
+        client=slack_client(settings, retry_connections=False),
         clock=clock,
+        alerts=AdminAlerts(database),
+        pacer=pacer,
     )
     queue = PublishQueue(publisher)
 
     def after_intake(outcome: IntakeOutcome) -> None:
         queue.request(outcome.case_id)
 
+    cases = CaseActions(repository, policy, clock, queue.request)
     services = Services(
         policy=policy,
         repository=repository,
         intake=IntakeService(repository, policy, clock, after_intake),
-        cases=CaseActions(repository, policy, clock, queue.request),
+        cases=cases,
+        escalations=EscalationActions(repository, cases, deadlines, policy, clock, queue.request),
+        deadlines=deadlines,
         clock=clock,
         intake_token=settings.intake_token,
     )
     listeners = TrackingExecutor(max_workers=8, thread_name_prefix="closeloop-listener")
     bolt_app = App(
-        client=slack_client(settings, retries=False),
+        client=slack_client(settings, retry_connections=True),
         signing_secret=settings.slack_signing_secret,
         token_verification_enabled=False,
         listener_executor=listeners,
         logger=logging.getLogger("closeloop.bolt"),
     )
-    for module in (case_buttons, modal_submissions, commands, home):
+    payload_shape.register(bolt_app)  # before any listener is matched
+    for module in (case_buttons, escalation_buttons, modal_submissions, commands, home):
         module.register(bolt_app, services)
+    sync_store = publisher.store
+
+    def bot_joined(channel: str) -> None:
+        sync_store.retry_now()
+        queue.request_sweep()
+
+    channel_events.register(bolt_app, bot_joined)
+    seen_events = SeenEvents(database)
+    event_dedupe.register(bolt_app, services, seen_events)
     errors.register(bolt_app)
     return Runtime(
         settings=settings,
@@ -148,9 +217,13 @@ def build_runtime(
         bolt_app=bolt_app,
         wsgi=Router(
             bolt_app,
-            IntakeEndpoint(services.intake, settings.intake_token),
+            IntakeEndpoint(
+                services.intake, settings.intake_token, signing_secret=settings.intake_signing_secret
+            ),
             lambda: database_health(database),
         ),
         listeners=listeners,
         sweep_seconds=sweep_seconds,
+        sweeper=DeadlineSweeper(deadlines, policy, clock, queue.request),
+        seen_events=seen_events,
     )

@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from bot.cases import NOT_FOUND, ActionResult
 from bot.services import Services
 from bot.slack.actions import ActionId
+from bot.slack.case_message import contact_card
 from bot.slack.modals import close_modal, contact_modal
 from handlers import payloads
 from storage.records import CaseSnapshot
@@ -18,7 +19,7 @@ from storage.records import CaseSnapshot
 Listener = Callable[[Ack, dict[str, Any], WebClient], None]
 
 
-def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
+def tell(client: WebClient, body: dict[str, Any], text: str) -> None:
     """A private answer to the person who clicked; nobody else sees it."""
     client.chat_postEphemeral(channel=payloads.channel_id(body), user=payloads.user_id(body), text=text)
 
@@ -30,7 +31,7 @@ def change_listener(change: Callable[[int, str], ActionResult]) -> Listener:
         ack()
         result = change(payloads.action_ref(body).case_id, payloads.user_id(body))
         if result.refusal:
-            _tell(client, body, result.refusal)
+            tell(client, body, result.refusal)
 
     return listener
 
@@ -47,7 +48,7 @@ def modal_listener(
         user, case = payloads.user_id(body), services.cases.get(payloads.action_ref(body).case_id)
         reason = NOT_FOUND if case is None else refusal(case, user)
         if reason or case is None:
-            _tell(client, body, reason or NOT_FOUND)
+            tell(client, body, reason or NOT_FOUND)
             return
         client.views_open(trigger_id=payloads.trigger_id(body), view=view(case))
 
@@ -56,8 +57,19 @@ def modal_listener(
 
 def register(app: App, services: Services) -> None:
     cases = services.cases
+
+    @app.action(ActionId.CONTACT_DETAILS)
+    def show_contact_details(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        result = cases.contact_details(payloads.action_ref(body).case_id, payloads.user_id(body))
+        if result.refusal or result.case is None:
+            tell(client, body, result.refusal or NOT_FOUND)
+            return
+        tell(client, body, contact_card(result.case))
+
     app.action(ActionId.CLAIM)(change_listener(cases.claim))
     app.action(ActionId.RELEASE)(change_listener(cases.release))
+    app.action(ActionId.REOPEN)(change_listener(cases.reopen))
     app.action(ActionId.LOG_CONTACT)(
         modal_listener(
             services, lambda case, user: cases.check_owner(case, user, "log a contact"), contact_modal

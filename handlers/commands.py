@@ -1,12 +1,14 @@
-"""The `/loop` slash command. `help` now; later releases add subcommands here."""
+"""The `/loop` slash command: `help` and `overdue`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 
 from bot.services import Services
+from bot.slack.links import WorkspaceLinks
+from bot.slack.overdue_report import overdue_report
 from bot.slack.text import escape
 
 HELP = """*closeloop* closes the customer feedback loop.
@@ -14,14 +16,40 @@ HELP = """*closeloop* closes the customer feedback loop.
 • *Claim* a case to own it, call or email the customer, then *Log contact*.
 • *Close loop* with the outcome, the root cause and what you did — the team gets a shout-out.
 Commands:
+• `/loop overdue [department]` — open cases that missed a deadline or are about to, oldest first
 • `/loop help` — this message"""
 
 
+def overdue_answer(services: Services, words: list[str], links: WorkspaceLinks) -> dict[str, Any]:
+    policy = services.policy
+    if policy.sla is None:
+        return {"text": "No deadlines are set — add an `sla` section to the policy file (see the README)."}
+    department = words[0].lower() if words else None
+    names = [d.name for d in policy.departments]
+    if department is not None and department not in names:
+        known = ", ".join(f"`{n}`" for n in names)
+        return {"text": f"There is no department `{escape(department[:40])}`. Try one of: {known}."}
+    now = services.clock()
+    store = services.deadlines
+    overdue = store.open_cases_due_between(None, now, department=department)
+    at_risk = store.open_cases_due_between(now, now + policy.sla.at_risk_within, department=department)
+    return overdue_report(policy, now, overdue, at_risk, department=department, link=links.case_link)
+
+
 def register(app: App, services: Services) -> None:
+    links = WorkspaceLinks(app.client)
+
     @app.command("/loop")
-    def loop_command(ack: Ack, command: dict[str, Any]) -> None:
+    def loop_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         words = str(command.get("text") or "").split()
         if not words or words[0].lower() == "help":
             ack(text=HELP)
+            return
+        if words[0].lower() == "overdue":
+            if not services.policy.may_see_reports(str(command.get("user_id"))):
+                ack(text="Reports are for managers here (permissions.reports in the policy).")
+                return
+            ack()  # the answer may need a Web API call (the workspace's address): never before ack
+            respond(response_type="ephemeral", **overdue_answer(services, words[1:], links))
             return
         ack(text=f"I don't know `/loop {escape(words[0][:40])}`.\n\n{HELP}")

@@ -10,6 +10,7 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 from bot.slack.actions import BadPayload
+from handlers.payload_shape import shape_problem
 
 log = logging.getLogger("closeloop.errors")
 
@@ -18,8 +19,10 @@ def register(app: App) -> None:
     @app.error
     def handle(error: Exception, body: dict[str, Any], client: WebClient) -> BoltResponse:
         kind = body.get("type") if isinstance(body, dict) else None
-        if isinstance(error, BadPayload):
-            log.warning("ignored a malformed %s payload: %s", kind, error)
+        problem = shape_problem(body)
+        if isinstance(error, BadPayload) or problem is not None:
+            # Bolt's own middleware runs before ours and can trip over a malformed payload.
+            log.warning("ignored a malformed %s payload: %s", kind, problem or error)
             return BoltResponse(status=200, body="")
         error_id = uuid.uuid4().hex[:8]
         log.error("unexpected error %s while handling a %s payload", error_id, kind, exc_info=error)

@@ -2,14 +2,29 @@
 
 Thin on purpose: HTTP in (auth, size, JSON), `IntakeService.accept`, HTTP out. A rejected request
 stores nothing, and every answer is JSON a survey tool's log can show.
+
+A request authenticates with either method, and succeeding with one is enough:
+
+- `Authorization: Bearer <CLOSELOOP_INTAKE_TOKEN>`;
+- a signature, as Slack signs its requests: `X-Closeloop-Timestamp: <Unix seconds>` and
+  `X-Closeloop-Signature: v1=<hex HMAC-SHA256 of "v1:{timestamp}:{raw body}" keyed with
+  CLOSELOOP_INTAKE_SIGNING_SECRET>`, the timestamp within five minutes of now either way, so a
+  captured request cannot be replayed later.
+
+Both comparisons take constant time. Nothing here logs a header, a token, a signature or a secret:
+refusals log a fixed reason.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
+import math
+import re
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from bot.intake import IntakeRejected, IntakeService
@@ -17,6 +32,15 @@ from bot.intake import IntakeRejected, IntakeService
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024  # a 10,000-character comment in JSON is ~60 KB even fully escaped
+REPLAY_WINDOW = 300  # seconds a signed request's timestamp may be from now, either way
+SIGNATURE_VERSION = "v1"
+TIMESTAMP_HEADER = "HTTP_X_CLOSELOOP_TIMESTAMP"  # X-Closeloop-Timestamp
+SIGNATURE_HEADER = "HTTP_X_CLOSELOOP_SIGNATURE"  # X-Closeloop-Signature
+_UNIX_SECONDS = re.compile(r"[0-9]{1,15}")  # ASCII digits only (not \d); 15 allows milliseconds, to explain
+MISSING_CREDENTIALS = (
+    "missing credentials: send 'Authorization: Bearer <token>' or sign the request with "
+    "X-Closeloop-Timestamp and X-Closeloop-Signature"
+)
 
 StartResponse = Callable[..., Any]
 
@@ -31,12 +55,67 @@ def json_response(
     return [data]
 
 
-def _authorised(environ: dict[str, Any], token: str | None) -> bool:
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The `X-Closeloop-Signature` value for `body` sent with `X-Closeloop-Timestamp: timestamp`."""
+    base = f"{SIGNATURE_VERSION}:{timestamp}:".encode() + body
+    return f"{SIGNATURE_VERSION}={hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()}"
+
+
+def _bytes(text: str) -> bytes:
+    """Header text as bytes for `hmac.compare_digest`, which refuses non-ASCII `str`."""
+    return text.encode("utf-8", "replace")
+
+
+def _bearer_problem(environ: dict[str, Any], token: str | None) -> str | None:
+    """None when the bearer token is right, else what is wrong (never echoing what was sent)."""
+    scheme, _, supplied = str(environ.get("HTTP_AUTHORIZATION", "")).strip().partition(" ")
+    supplied = supplied.strip()
+    if scheme.lower() != "bearer":
+        return "the Authorization header must be 'Bearer <token>'"
+    if not supplied:
+        return "the bearer token is empty"
     if not token:
-        return False
-    header = str(environ.get("HTTP_AUTHORIZATION", ""))
-    scheme, _, supplied = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(supplied.strip().encode(), token.encode())
+        return "bearer tokens are not enabled on this server (CLOSELOOP_INTAKE_TOKEN is not set)"
+    if not hmac.compare_digest(_bytes(supplied), token.encode()):
+        return "the bearer token does not match"
+    return None
+
+
+def _signature_problem(
+    environ: dict[str, Any], secret: str | None, body: bytes | None, now: float
+) -> str | None:
+    """None when the signature is right and fresh, else what is wrong (never echoing what was sent)."""
+    timestamp = str(environ.get(TIMESTAMP_HEADER, "")).strip()
+    signature = str(environ.get(SIGNATURE_HEADER, "")).strip().lower()
+    if not signature:
+        return "X-Closeloop-Signature is missing (send it with X-Closeloop-Timestamp)"
+    if not timestamp:
+        return "X-Closeloop-Timestamp is missing: send the Unix time in seconds that you signed"
+    if not secret:
+        return "signed requests are not enabled on this server (CLOSELOOP_INTAKE_SIGNING_SECRET is not set)"
+    if not _UNIX_SECONDS.fullmatch(timestamp):
+        return "X-Closeloop-Timestamp must be the Unix time in whole seconds, e.g. 1763888400"
+    if not signature.startswith(f"{SIGNATURE_VERSION}="):
+        return "X-Closeloop-Signature must be 'v1=' followed by the hex HMAC-SHA256"
+    if body is None:
+        return f"the body is over {MAX_BODY} bytes, too large to verify"
+    age = now - int(timestamp)
+    if age > REPLAY_WINDOW:
+        return (
+            f"the signature timestamp is {age:.0f} seconds old, more than 5 minutes — check the sending "
+            "machine's clock, and sign each request when it is sent"
+        )
+    if age < -REPLAY_WINDOW:
+        return (
+            f"the signature timestamp is {-age:.0f} seconds in the future, more than 5 minutes — check the "
+            "sending machine's clock (Unix seconds, not milliseconds)"
+        )
+    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), _bytes(signature)):
+        return (
+            "the signature does not match: send v1=<hex HMAC-SHA256 of 'v1:<timestamp>:<raw body>'> "
+            "keyed with the signing secret"
+        )
+    return None
 
 
 def _read_body(environ: dict[str, Any]) -> bytes | None:
@@ -51,10 +130,60 @@ def _read_body(environ: dict[str, Any]) -> bytes | None:
     return None if len(body) > MAX_BODY else body
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is too large")
+    return value
+
+
 class IntakeEndpoint:
-    def __init__(self, intake: IntakeService, token: str | None) -> None:
+    """`token` and `signing_secret` each enable one way to authenticate; with neither, every request
+    is refused. `clock` (for the replay window) defaults to the intake service's."""
+
+    def __init__(
+        self,
+        intake: IntakeService,
+        token: str | None,
+        *,
+        signing_secret: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.intake = intake
         self.token = token
+        self.signing_secret = signing_secret
+        self.clock = clock or intake.clock
+        if not (token or signing_secret):
+            log.warning(
+                "POST /feedback refuses every request: set CLOSELOOP_INTAKE_TOKEN or "
+                "CLOSELOOP_INTAKE_SIGNING_SECRET"
+            )
+
+    def _authenticate(self, environ: dict[str, Any]) -> tuple[str | None, bytes | None, str]:
+        """(how the request authenticated or None, the body if it had to be read, why it was refused).
+
+        Either method is enough. A refusal names what was wrong with each method the request tried.
+        """
+        tried_bearer = "HTTP_AUTHORIZATION" in environ
+        tried_signature = SIGNATURE_HEADER in environ or TIMESTAMP_HEADER in environ
+        problems: list[str] = []
+        if tried_bearer:
+            problem = _bearer_problem(environ, self.token)
+            if problem is None:
+                return "bearer", None, ""
+            problems.append(problem)
+        body = None
+        if tried_signature:
+            body = _read_body(environ)
+            problem = _signature_problem(environ, self.signing_secret, body, self.clock().timestamp())
+            if problem is None:
+                return "signature", body, ""
+            problems.append(problem)
+        return None, body, "; ".join(problems) or MISSING_CREDENTIALS
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         if environ.get("REQUEST_METHOD") != "POST":
@@ -64,11 +193,13 @@ class IntakeEndpoint:
                 {"error": "method_not_allowed", "detail": "send feedback with POST"},
                 [("Allow", "POST")],
             )
-        if not _authorised(environ, self.token):
+        method, body, problem = self._authenticate(environ)
+        if method is None:
+            log.warning("refused POST /feedback from %s: %s", environ.get("REMOTE_ADDR", "?"), problem)
             return json_response(
                 start_response,
                 "401 Unauthorized",
-                {"error": "unauthorized", "detail": "send 'Authorization: Bearer <CLOSELOOP_INTAKE_TOKEN>'"},
+                {"error": "unauthorized", "detail": problem},
                 [("WWW-Authenticate", 'Bearer realm="closeloop"')],
             )
         content_type = str(environ.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
@@ -78,7 +209,8 @@ class IntakeEndpoint:
                 "415 Unsupported Media Type",
                 {"error": "unsupported_media_type", "detail": "send Content-Type: application/json"},
             )
-        body = _read_body(environ)
+        if method == "bearer":
+            body = _read_body(environ)
         if body is None:
             return json_response(
                 start_response,
@@ -86,8 +218,8 @@ class IntakeEndpoint:
                 {"error": "too_large", "detail": f"the body is over {MAX_BODY} bytes"},
             )
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+            payload = json.loads(body, parse_constant=_no_constants, parse_float=_finite_float)
+        except (ValueError, RecursionError) as error:  # JSONDecodeError and over-long integers too
             return json_response(
                 start_response, "400 Bad Request", {"error": "invalid_json", "detail": str(error)[:200]}
             )
@@ -101,9 +233,10 @@ class IntakeEndpoint:
             )
         status = "created" if outcome.created else "updated" if outcome.changed else "unchanged"
         log.info(
-            "feedback %s %s: case %s, %s, %s",
+            "feedback %s %s (%s): case %s, %s, %s",
             outcome.feedback_id,
             status,
+            method,
             outcome.case_id,
             outcome.category,
             outcome.department,

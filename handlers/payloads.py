@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.slack.actions import BadPayload, CaseRef
+from bot.slack.actions import BadPayload, CaseRef, EscalationRef
 
 
 def _get(body: Any, *path: str) -> Any:
@@ -30,11 +30,43 @@ def channel_id(body: dict[str, Any]) -> str:
     return value
 
 
-def action_ref(body: dict[str, Any]) -> CaseRef:
+def first_action(body: dict[str, Any]) -> dict[str, Any]:
     actions = _get(body, "actions")
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
         raise BadPayload("payload has no actions")
-    return CaseRef.decode(actions[0].get("value"))
+    return actions[0]
+
+
+def action_ref(body: dict[str, Any]) -> CaseRef:
+    return CaseRef.decode(first_action(body).get("value"))
+
+
+def escalation_ref(body: dict[str, Any]) -> EscalationRef:
+    """Buttons carry the reference as their value; select menus only in their block_id."""
+    action = first_action(body)
+    return EscalationRef.decode(action.get("value") or action.get("block_id"))
+
+
+def selected_user(body: dict[str, Any]) -> str:
+    value = first_action(body).get("selected_user")
+    if not isinstance(value, str) or not value:
+        raise BadPayload("payload has no selected_user")
+    return value
+
+
+def selected_value(body: dict[str, Any]) -> str:
+    option = first_action(body).get("selected_option")
+    value = option.get("value") if isinstance(option, dict) else None
+    if not isinstance(value, str):
+        raise BadPayload("payload has no selected_option.value")
+    return value
+
+
+def message_ts(body: dict[str, Any]) -> str:
+    value = _get(body, "container", "message_ts")
+    if not isinstance(value, str):
+        raise BadPayload("container.message_ts is not a string")
+    return value
 
 
 def view_ref(body: dict[str, Any]) -> CaseRef:

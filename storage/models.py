@@ -112,12 +112,23 @@ class Case(Base):
     remedy: Mapped[str | None] = mapped_column(String(100))
     close_note: Mapped[str | None] = mapped_column(Text)
     customer_informed: Mapped[bool | None] = mapped_column(Boolean)
+    # When each step is due (computed from the policy when the case opens or is re-triaged);
+    # NULL when the policy sets no deadline for that step.
+    claim_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    contact_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    close_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
     slack_channel: Mapped[str | None] = mapped_column(String(50))
     slack_ts: Mapped[str | None] = mapped_column(String(40))
     message_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Posts of the case message tried since it last moved; >0 with no ts means a send whose
+    # outcome is unknown, so the channel is searched before posting again.
+    post_attempts: Mapped[int] = mapped_column(Integer, default=0)
     sync_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sync_error: Mapped[str | None] = mapped_column(String(500))
+    # After a failed sync: not before this time (backoff), and how many failures in a row.
+    sync_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sync_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class CaseEvent(Base):
@@ -150,6 +161,55 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # after a failure: not before then
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     slack_channel: Mapped[str | None] = mapped_column(String(50))
     slack_ts: Mapped[str | None] = mapped_column(String(40))
+    recipient: Mapped[str | None] = mapped_column(String(50))  # the person a direct message goes to
+
+
+class Deadline(Base):
+    """A reminder or escalation owed at `due_at`, written in the same transaction as the case
+    change that makes it due (or no longer due). The scheduler only sweeps these rows, so a
+    restart loses nothing and several processes never send one twice.
+
+    (kind, step, level, recipient) names what is owed; `level` is the escalation level, or the
+    share of the close deadline (in %) for an owner reminder. `held` marks a snoozed row whose
+    time a later re-plan must not move back.
+    """
+
+    __tablename__ = "deadlines"
+    __table_args__ = (Index("ix_deadlines_status_due_at", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    step: Mapped[str] = mapped_column(String(20))
+    level: Mapped[int] = mapped_column(Integer)
+    recipient: Mapped[str | None] = mapped_column(String(50))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20))
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(50))
+
+
+class SlackEvent(Base):
+    """Events API deliveries already handled, by `event_id`: Slack retries an event it thinks
+    was not acknowledged in time (X-Slack-Retry-Num), and a retry must not act twice."""
+
+    __tablename__ = "slack_events"
+
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AdminAlert(Base):
+    """When admins were last told about a problem (e.g. 'not_in_channel:C0SUPPORT'), so a stuck
+    channel produces one direct message a day, not one per retry; the inserter sends."""
+
+    __tablename__ = "admin_alerts"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -90,9 +90,13 @@ class CaseSnapshot:
     remedy: str | None
     close_note: str | None
     customer_informed: bool | None
+    claim_due_at: datetime | None
+    contact_due_at: datetime | None
+    close_due_at: datetime | None
     slack_channel: str | None
     slack_ts: str | None
     message_version: int
+    post_attempts: int
     feedback_id: int
     external_id: str
     survey: str
@@ -129,6 +133,8 @@ class DeliveryRecord:
     feedback_id: int
     event_id: int | None
     attempts: int
+    recipient: str | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -148,3 +154,69 @@ class ChangeResult:
     applied: bool
     case: CaseSnapshot | None
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class DueDates:
+    """When each step of a case is due; None where the policy sets no deadline."""
+
+    claim: datetime | None = None
+    first_contact: datetime | None = None
+    close: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeadlineSpec:
+    """A reminder or escalation a case's current state calls for (see storage.models.Deadline)."""
+
+    kind: str
+    step: str
+    level: int
+    recipient: str | None
+    due_at: datetime
+
+    @property
+    def key(self) -> tuple[str, str, int, str | None]:
+        return (self.kind, self.step, self.level, self.recipient)
+
+
+@dataclass(frozen=True)
+class DeadlineRecord:
+    id: int
+    case_id: int
+    kind: str
+    step: str
+    level: int
+    recipient: str | None
+    due_at: datetime
+    status: str
+    held: bool
+    acknowledged_by: str | None
+
+    @property
+    def key(self) -> tuple[str, str, int, str | None]:
+        return (self.kind, self.step, self.level, self.recipient)
+
+
+@dataclass(frozen=True)
+class Firing:
+    """What the sweep does for one due row: record `event_kind` in the case's history (a thread
+    reply when `reply`), send a direct message to each of `recipients`, and, when
+    `refresh_message`, re-render the case message (it now shows the case overdue)."""
+
+    deadline_id: int
+    event_kind: str
+    details: dict[str, Any]
+    reply: bool
+    recipients: tuple[str, ...] = ()
+    dm_kind: str | None = None
+    refresh_message: bool = False
+
+
+@dataclass(frozen=True)
+class SweepDecision:
+    """For one case's due rows: what to fire, and which rows to drop without a message."""
+
+    fire: tuple[Firing, ...] = ()
+    supersede: tuple[int, ...] = ()
+    cancel: tuple[int, ...] = ()

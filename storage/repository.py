@@ -6,14 +6,24 @@ so two people clicking Claim at once cannot both win, on SQLite or PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import case as sa_case
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.db import Database
+from storage.deadline_store import (
+    DeadlinePlanner,
+    NoDeadlines,
+    acknowledge_chain,
+    retire_chains,
+    sync_deadlines,
+)
+from storage.history import new_delivery, record_event
 from storage.models import Case, CaseEvent, Delivery, Feedback
 from storage.records import (
     FEEDBACK_FIELDS,
@@ -25,11 +35,30 @@ from storage.records import (
     IntakeOutcome,
     Triage,
 )
-from storage.vocabulary import OPEN_STATUSES, CaseStatus, DeliveryKind, DeliveryStatus, EventKind
+from storage.snapshots import count_and_oldest, snapshot
+from storage.vocabulary import OPEN_STATUSES, CaseStatus, DeliveryKind, EventKind, Step
 
 
 class CaseNotFound(LookupError):
     pass
+
+
+def merge_raw(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Later sends add to what earlier ones said (a partial update must not erase the rest)."""
+    merged = dict(old)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_raw(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def stored_data(feedback: Feedback) -> FeedbackData:
+    """The response as it stands after all updates, for deciding its category and department."""
+    values = {name: getattr(feedback, name) for name in FEEDBACK_FIELDS}
+    values["tags"] = tuple(values["tags"] or ())
+    return FeedbackData(external_id=feedback.external_id, survey=feedback.survey, raw=feedback.raw, **values)
 
 
 def _feedback_values(data: FeedbackData) -> dict[str, Any]:
@@ -38,72 +67,53 @@ def _feedback_values(data: FeedbackData) -> dict[str, Any]:
     return values
 
 
-def snapshot(case: Case, feedback: Feedback) -> CaseSnapshot:
-    return CaseSnapshot(
-        id=case.id,
-        version=case.version,
-        status=case.status,
-        department=case.department,
-        category=case.category,
-        priority=case.priority,
-        owner_id=case.owner_id,
-        created_at=case.created_at,
-        claimed_at=case.claimed_at,
-        contacted_at=case.contacted_at,
-        closed_at=case.closed_at,
-        closed_by=case.closed_by,
-        outcome=case.outcome,
-        contact_channel=case.contact_channel,
-        root_cause=case.root_cause,
-        remedy=case.remedy,
-        close_note=case.close_note,
-        customer_informed=case.customer_informed,
-        slack_channel=case.slack_channel,
-        slack_ts=case.slack_ts,
-        message_version=case.message_version,
-        feedback_id=feedback.id,
-        external_id=feedback.external_id,
-        survey=feedback.survey,
-        score=feedback.score,
-        comment=feedback.comment,
-        customer_id=feedback.customer_id,
-        customer_name=feedback.customer_name,
-        customer_email=feedback.customer_email,
-        customer_account=feedback.customer_account,
-        customer_segment=feedback.customer_segment,
-        customer_value=feedback.customer_value,
-        tags=tuple(feedback.tags or ()),
-        touchpoint=feedback.touchpoint,
-        language=feedback.language,
-        submitted_at=feedback.submitted_at,
-        received_at=feedback.received_at,
-    )
-
-
 class Repository:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, planner: DeadlinePlanner | None = None) -> None:
         self.database = database
+        self.planner: DeadlinePlanner = planner or NoDeadlines()
+
+    def _replan(self, session: Session, case: Case, feedback: Feedback, now: datetime, *, due: bool) -> None:
+        """Bring the case's deadline rows in line with its new state, in the same transaction as
+        the change; with `due`, first recompute when each step is due (new case, re-triage)."""
+        session.flush()
+        if due:
+            dates = self.planner.due_dates(snapshot(case, feedback))
+            case.claim_due_at, case.contact_due_at, case.close_due_at = (
+                dates.claim,
+                dates.first_contact,
+                dates.close,
+            )
+            session.flush()
+        sync_deadlines(session, case.id, self.planner.plan(snapshot(case, feedback)), now)
 
     # ---- intake -------------------------------------------------------------------------------
 
-    def record_feedback(self, data: FeedbackData, triage: Triage, now: datetime) -> IntakeOutcome:
+    def record_feedback(
+        self, data: FeedbackData, decide: Callable[[FeedbackData], Triage], now: datetime
+    ) -> IntakeOutcome:
         """Upsert a response and open or refresh its case, in one transaction.
 
         Re-sent responses update the same rows; only fields the sender included are changed.
+        `decide` (the domain's triage) sees the response as merged, so an update that omits the
+        comment is still routed by the comment sent before.
         """
         with self.database.transaction() as session:
-            feedback, created = self._lock_or_insert_feedback(session, data, triage, now)
+            feedback, created = self._lock_or_insert_feedback(session, data, decide(data), now)
             changed_fields: list[str] = []
+            raw_changed = False
             if not created:
                 for name, value in _feedback_values(data).items():
                     if name in data.provided and getattr(feedback, name) != value:
                         setattr(feedback, name, value)
                         changed_fields.append(name)
-                if changed_fields:
-                    feedback.category = triage.category
+                merged = merge_raw(feedback.raw, data.raw)
+                raw_changed = merged != feedback.raw
+                if changed_fields or raw_changed:
                     feedback.revision += 1
                     feedback.updated_at = now
-                    feedback.raw = data.raw
+                    feedback.raw = merged
+            triage = decide(stored_data(feedback))
+            feedback.category = triage.category
             case = session.scalar(select(Case).where(Case.feedback_id == feedback.id).with_for_update())
             if case is not None and changed_fields:
                 self._refresh_case(session, case, feedback, triage, changed_fields, now)
@@ -111,7 +121,7 @@ class Repository:
                 feedback.department = triage.department
                 case = self._open_case(session, feedback, triage, now)
             elif case is None and created and triage.notify:
-                session.add(self._delivery(DeliveryKind.NOTICE, feedback.id, None, None, now))
+                session.add(new_delivery(DeliveryKind.NOTICE, feedback.id, None, None, now))
             session.flush()
             return IntakeOutcome(
                 feedback_id=feedback.id,
@@ -119,7 +129,7 @@ class Repository:
                 category=feedback.category,
                 department=case.department if case else feedback.department,
                 created=created,
-                changed=created or bool(changed_fields),
+                changed=created or bool(changed_fields) or raw_changed,
             )
 
     def _lock_or_insert_feedback(
@@ -128,7 +138,10 @@ class Repository:
         query = (
             select(Feedback)
             .where(Feedback.survey == data.survey, Feedback.external_id == data.external_id)
-            .with_for_update()
+            # NO KEY UPDATE, not UPDATE: it still serialises two sends of one response, but does
+            # not block the KEY SHARE lock that inserting a delivery (a foreign key to this row)
+            # takes, so a deadline sweep holding the case cannot deadlock with this intake.
+            .with_for_update(key_share=True)
         )
         existing = session.scalar(query)
         if existing is not None:
@@ -170,6 +183,7 @@ class Repository:
         session.add(case)
         session.flush()
         session.add(CaseEvent(case_id=case.id, at=now, actor="intake", kind=EventKind.CREATED, details={}))
+        self._replan(session, case, feedback, now, due=True)
         return case
 
     def _refresh_case(
@@ -189,7 +203,33 @@ class Repository:
             case.priority = triage.priority
         case.version += 1
         case.updated_at = now
-        self._record(session, case, "intake", EventKind.FEEDBACK_UPDATED, details, now, reply=True)
+        record_event(session, case, "intake", EventKind.FEEDBACK_UPDATED, details, now, reply=True)
+        if case.status == CaseStatus.NEW and case.owner_id is None and triage.department != case.department:
+            self._reroute(session, case, feedback, triage.department, now)
+        self._replan(session, case, feedback, now, due=True)
+
+    def _reroute(
+        self, session: Session, case: Case, feedback: Feedback, department: str, now: datetime
+    ) -> None:
+        """Move an untouched case to the department its updated response belongs to (the comment
+        that routes it often arrives after the score). The old message, if posted, is owed an
+        edit pointing to the new one; the new channel is owed a fresh case message."""
+        details = {
+            "from": case.department,
+            "to": department,
+            "old_channel": case.slack_channel,
+            "old_ts": case.slack_ts,
+        }
+        event = record_event(session, case, "intake", EventKind.REROUTED, details, now, reply=False)
+        if case.slack_ts is not None:
+            session.add(new_delivery(DeliveryKind.MOVED, feedback.id, case.id, event.id, now))
+        case.department = department
+        feedback.department = department
+        case.slack_channel = None
+        case.slack_ts = None
+        case.message_version = 0
+        case.post_attempts = 0
+        retire_chains(session, case.id, steps=None)  # the new department's people are told afresh
 
     # ---- case state changes -------------------------------------------------------------------
 
@@ -279,6 +319,7 @@ class Repository:
         kind: EventKind,
         details: dict[str, Any],
         announce: bool = False,
+        after: Callable[[Session, Case, Feedback, datetime], None] | None = None,
     ) -> ChangeResult:
         with self.database.transaction() as session:
             statement = (
@@ -288,45 +329,89 @@ class Repository:
                 .execution_options(synchronize_session=False)
             )
             rowcount = session.execute(statement).rowcount  # type: ignore[attr-defined]
-            case, feedback = self._load(session, case_id)
+            try:
+                case, feedback = self._load(session, case_id)
+            except CaseNotFound:
+                return ChangeResult(applied=False, case=None)
             if rowcount != 1:
                 return ChangeResult(applied=False, case=snapshot(case, feedback))
-            event = self._record(session, case, user_id, kind, details, now, reply=True)
+            event = record_event(session, case, user_id, kind, details, now, reply=True)
             if announce:
-                session.add(self._delivery(DeliveryKind.ANNOUNCEMENT, feedback.id, case.id, event.id, now))
+                session.add(new_delivery(DeliveryKind.ANNOUNCEMENT, feedback.id, case.id, event.id, now))
+            if after is not None:
+                after(session, case, feedback, now)
+            self._replan(session, case, feedback, now, due=False)
             return ChangeResult(applied=True, case=snapshot(case, feedback))
 
-    def _record(
-        self,
-        session: Session,
-        case: Case,
-        actor: str,
-        kind: EventKind,
-        details: dict[str, Any],
-        now: datetime,
-        *,
-        reply: bool,
-    ) -> CaseEvent:
-        event = CaseEvent(case_id=case.id, at=now, actor=actor, kind=kind, details=details)
-        session.add(event)
-        session.flush()
-        if reply:
-            session.add(self._delivery(DeliveryKind.THREAD_REPLY, case.feedback_id, case.id, event.id, now))
-        return event
+    def record_refusal(self, case_id: int, user_id: str, action: str, reason: str, now: datetime) -> None:
+        """Who tried what they may not, for the audit trail; the case itself does not change."""
+        with self.database.transaction() as session:
+            case = session.get(Case, case_id)
+            if case is not None:
+                details = {"action": action, "reason": reason[:300]}
+                record_event(session, case, user_id, EventKind.REFUSED, details, now, reply=False)
 
-    @staticmethod
-    def _delivery(
-        kind: DeliveryKind, feedback_id: int, case_id: int | None, event_id: int | None, now: datetime
-    ) -> Delivery:
-        return Delivery(
-            kind=kind,
-            feedback_id=feedback_id,
-            case_id=case_id,
-            event_id=event_id,
-            status=DeliveryStatus.PENDING,
-            created_at=now,
-            attempts=0,
+    def reopen(self, case_id: int, user_id: str, now: datetime) -> ChangeResult:
+        """Back to where it was before closing (claimed, or contacted), owner kept; the close-out is
+        cleared from the case (the history keeps it) and its deadlines come back."""
+        return self._guarded_update(
+            case_id,
+            user_id,
+            now,
+            guard=(Case.status == CaseStatus.CLOSED,),
+            values={
+                "status": sa_case(
+                    (Case.contacted_at.is_not(None), CaseStatus.CONTACTED), else_=CaseStatus.CLAIMED
+                ),
+                "closed_at": None,
+                "closed_by": None,
+                "outcome": None,
+                "root_cause": None,
+                "remedy": None,
+                "close_note": None,
+                "customer_informed": None,
+            },
+            kind=EventKind.REOPENED,
+            details={},
+            after=self._restart_close_clock,
         )
+
+    def _restart_close_clock(self, session: Session, case: Case, feedback: Feedback, now: datetime) -> None:
+        """A reopened loop gets a fresh close deadline from now (the old one is long gone), and
+        its close escalations start over instead of firing at once."""
+        case.close_due_at = self.planner.close_due_from(snapshot(case, feedback), now)
+        retire_chains(session, case.id, steps=(Step.CLOSE,))
+
+    def reassign(
+        self, case_id: int, by: str, new_owner: str, now: datetime, *, step: str | None = None
+    ) -> ChangeResult:
+        """Give an open case to `new_owner`, who is told by direct message. Answering an escalation
+        this way (`step`) also acknowledges it: the manager has acted."""
+        with self.database.transaction() as session:
+            case = session.scalar(select(Case).where(Case.id == case_id).with_for_update())
+            if case is None:
+                return ChangeResult(applied=False, case=None)
+            feedback = session.get_one(Feedback, case.feedback_id)
+            if case.status == CaseStatus.CLOSED or case.owner_id == new_owner:
+                return ChangeResult(applied=False, case=snapshot(case, feedback))
+            previous = case.owner_id
+            case.owner_id = new_owner
+            case.claimed_at = now
+            if case.status == CaseStatus.NEW:
+                case.status = CaseStatus.CLAIMED
+            case.version += 1
+            case.updated_at = now
+            details = {"from": previous, "to": new_owner, "step": step}
+            event = record_event(session, case, by, EventKind.REASSIGNED, details, now, reply=True)
+            session.add(
+                new_delivery(
+                    DeliveryKind.ASSIGNED_DM, feedback.id, case.id, event.id, now, recipient=new_owner
+                )
+            )
+            if step is not None:
+                acknowledge_chain(session, case.id, step, by)
+            self._replan(session, case, feedback, now, due=False)
+            return ChangeResult(applied=True, case=snapshot(case, feedback))
 
     # ---- reads --------------------------------------------------------------------------------
 
@@ -368,20 +453,16 @@ class Repository:
             session.expunge(row)
             return row
 
-    def open_cases_of(self, user_id: str, limit: int = 20) -> list[CaseSnapshot]:
+    def open_cases_of(self, user_id: str, limit: int = 20) -> tuple[int, list[CaseSnapshot]]:
+        """How many open cases the user owns, and the oldest `limit` of them (a Home tab holds
+        100 blocks, so the list is capped but the count is not)."""
         with self.database.transaction() as session:
-            rows = session.execute(
-                select(Case, Feedback)
-                .join(Feedback, Feedback.id == Case.feedback_id)
-                .where(Case.owner_id == user_id, Case.status.in_(OPEN_STATUSES))
-                .order_by(Case.created_at)
-                .limit(limit)
+            return count_and_oldest(
+                session, [Case.owner_id == user_id, Case.status.in_(OPEN_STATUSES)], limit
             )
-            return [snapshot(case, feedback) for case, feedback in rows]
 
     def counts(self) -> dict[str, int]:
         """Row counts per table: used by tests to prove a rejected request stored nothing."""
-        from sqlalchemy import func
 
         with self.database.transaction() as session:
             return {

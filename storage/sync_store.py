@@ -9,17 +9,30 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 
 from storage.db import Database
 from storage.models import Case, Delivery, Feedback
 from storage.records import CaseSnapshot, DeliveryRecord
-from storage.repository import snapshot
+from storage.snapshots import snapshot
 from storage.vocabulary import DeliveryStatus
 
 
 def _delivery_record(row: Delivery) -> DeliveryRecord:
-    return DeliveryRecord(row.id, row.kind, row.case_id, row.feedback_id, row.event_id, row.attempts)
+    return DeliveryRecord(
+        row.id,
+        row.kind,
+        row.case_id,
+        row.feedback_id,
+        row.event_id,
+        row.attempts,
+        row.recipient,
+        row.created_at,
+    )
+
+
+def _ready(now: datetime) -> ColumnElement[bool]:
+    return or_(Delivery.retry_at.is_(None), Delivery.retry_at <= now)
 
 
 class SyncStore:
@@ -28,14 +41,17 @@ class SyncStore:
 
     def cases_needing_sync(self, now: datetime, limit: int = 100) -> list[int]:
         lease_free = or_(Case.sync_lease_until.is_(None), Case.sync_lease_until < now)
+        not_backing_off = or_(Case.sync_retry_at.is_(None), Case.sync_retry_at <= now)
         with self.database.transaction() as session:
             stale = select(Case.id).where(
-                lease_free, or_(Case.slack_ts.is_(None), Case.message_version < Case.version)
+                lease_free,
+                not_backing_off,
+                or_(Case.slack_ts.is_(None), Case.message_version < Case.version),
             )
             owed = (
                 select(Delivery.case_id)
                 .join(Case, Case.id == Delivery.case_id)
-                .where(Delivery.status == DeliveryStatus.PENDING, lease_free)
+                .where(Delivery.status == DeliveryStatus.PENDING, lease_free, not_backing_off, _ready(now))
             )
             ids = set(session.scalars(stale.limit(limit))) | set(session.scalars(owed.limit(limit)))
             return sorted(i for i in ids if i is not None)[:limit]
@@ -61,18 +77,80 @@ class SyncStore:
             ).one()
             return snapshot(row[0], row[1])
 
-    def release_case(self, case_id: int, *, error: str | None = None) -> None:
+    def release_case(
+        self, case_id: int, *, error: str | None = None, retry_at: datetime | None = None
+    ) -> None:
+        """Give the case back; after an error, not to be tried again before `retry_at`."""
+        values: dict[str, object] = {"sync_lease_until": None, "sync_error": error, "sync_retry_at": retry_at}
+        values["sync_failures"] = 0 if error is None else Case.sync_failures + 1
+        with self.database.transaction() as session:
+            session.execute(update(Case).where(Case.id == case_id).values(**values))
+
+    def failures(self, case_id: int) -> int:
+        with self.database.transaction() as session:
+            return session.scalar(select(Case.sync_failures).where(Case.id == case_id)) or 0
+
+    def retry_now(self) -> int:
+        """Forget every backoff (the bot was just invited to a channel, say): try all at once."""
+        with self.database.transaction() as session:
+            cases = session.execute(
+                update(Case).where(Case.sync_retry_at.is_not(None)).values(sync_retry_at=None)
+            ).rowcount  # type: ignore[attr-defined]
+            deliveries = session.execute(
+                update(Delivery)
+                .where(Delivery.status == DeliveryStatus.PENDING, Delivery.retry_at.is_not(None))
+                .values(retry_at=None)
+            ).rowcount  # type: ignore[attr-defined]
+            return int(cases or 0) + int(deliveries or 0)
+
+    def problems(self) -> list[tuple[str, str, int]]:
+        """What is stuck and why, for `closeloop check`: (what, last error, how many)."""
+        with self.database.transaction() as session:
+            cases = session.execute(
+                select(Case.sync_error, func.count())
+                .where(Case.sync_error.is_not(None))
+                .group_by(Case.sync_error)
+            )
+            deliveries = session.execute(
+                select(Delivery.kind, Delivery.status, Delivery.last_error, func.count())
+                .where(
+                    Delivery.last_error.is_not(None),
+                    Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.FAILED)),
+                )
+                .group_by(Delivery.kind, Delivery.status, Delivery.last_error)
+            )
+            found = [("case messages", str(error), int(count)) for error, count in cases]
+            for kind, status, error, count in deliveries:
+                what = f"{kind.replace('_', ' ')}s" + (
+                    " (given up)" if status == DeliveryStatus.FAILED else ""
+                )
+                found.append((what, str(error), int(count)))
+            return found
+
+    def note_post_attempt(self, case_id: int) -> None:
+        """Written before a post is sent, so a crash or timeout afterwards is known to be uncertain."""
         with self.database.transaction() as session:
             session.execute(
-                update(Case).where(Case.id == case_id).values(sync_lease_until=None, sync_error=error)
+                update(Case).where(Case.id == case_id).values(post_attempts=Case.post_attempts + 1)
             )
 
-    def mark_posted(self, case_id: int, channel: str, ts: str, version: int) -> None:
+    def mark_posted(self, case_id: int, department: str, channel: str, ts: str, version: int) -> bool:
+        """Record the case message; False if the case moved to another department meanwhile."""
+        with self.database.transaction() as session:
+            statement = (
+                update(Case)
+                .where(Case.id == case_id, Case.slack_ts.is_(None), Case.department == department)
+                .values(slack_channel=channel, slack_ts=ts, message_version=version)
+            )
+            return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+
+    def forget_message(self, case_id: int) -> None:
+        """The case message was deleted in Slack: post it afresh (its thread replies follow)."""
         with self.database.transaction() as session:
             session.execute(
                 update(Case)
-                .where(Case.id == case_id, Case.slack_ts.is_(None))
-                .values(slack_channel=channel, slack_ts=ts, message_version=version)
+                .where(Case.id == case_id)
+                .values(slack_channel=None, slack_ts=None, message_version=0, post_attempts=0)
             )
 
     def mark_rendered(self, case_id: int, version: int) -> None:
@@ -83,10 +161,13 @@ class SyncStore:
                 .values(message_version=version)
             )
 
-    def pending_deliveries(self, *, case_id: int | None) -> list[DeliveryRecord]:
-        """Pending deliveries of one case (oldest first), or the case-less ones when None."""
+    def pending_deliveries(self, *, case_id: int | None, now: datetime | None = None) -> list[DeliveryRecord]:
+        """Pending deliveries of one case (oldest first), or the case-less ones when None; with
+        `now`, only those not backing off after a failure."""
         with self.database.transaction() as session:
             query = select(Delivery).where(Delivery.status == DeliveryStatus.PENDING).order_by(Delivery.id)
+            if now is not None:
+                query = query.where(_ready(now))
             query = query.where(
                 Delivery.case_id.is_(None) if case_id is None else Delivery.case_id == case_id
             )
@@ -105,6 +186,12 @@ class SyncStore:
             )
             return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
 
+    def note_delivery_attempt(self, delivery_id: int) -> None:
+        with self.database.transaction() as session:
+            session.execute(
+                update(Delivery).where(Delivery.id == delivery_id).values(attempts=Delivery.attempts + 1)
+            )
+
     def mark_delivered(self, delivery_id: int, channel: str, ts: str, now: datetime) -> None:
         with self.database.transaction() as session:
             session.execute(
@@ -116,22 +203,26 @@ class SyncStore:
                     slack_ts=ts,
                     sent_at=now,
                     lease_until=None,
-                    attempts=Delivery.attempts + 1,
                 )
             )
 
-    def mark_attempt_failed(self, delivery_id: int, error: str, *, permanent: bool) -> None:
+    def mark_skipped(self, delivery_id: int, reason: str) -> None:
+        with self.database.transaction() as session:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id)
+                .values(status=DeliveryStatus.SKIPPED, last_error=reason[:500], lease_until=None)
+            )
+
+    def mark_attempt_failed(
+        self, delivery_id: int, error: str, *, permanent: bool, retry_at: datetime | None = None
+    ) -> None:
         status = DeliveryStatus.FAILED if permanent else DeliveryStatus.PENDING
         with self.database.transaction() as session:
             session.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery_id)
-                .values(
-                    status=status,
-                    last_error=error[:500],
-                    lease_until=None,
-                    attempts=Delivery.attempts + 1,
-                )
+                .values(status=status, last_error=error[:500], lease_until=None, retry_at=retry_at)
             )
 
     def thread_of(self, case_id: int) -> tuple[str | None, str | None]:

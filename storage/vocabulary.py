@@ -59,6 +59,15 @@ class EventKind(StrEnum):
     RELEASED = "released"
     CONTACT_LOGGED = "contact_logged"
     CLOSED = "closed"
+    REROUTED = "rerouted"
+    REASSIGNED = "reassigned"
+    REOPENED = "reopened"
+    REFUSED = "refused"  # someone tried what the policy does not allow them (an audit trail)
+    CLAIM_NUDGE = "claim_nudge"  # unclaimed at the claim deadline: the department is mentioned
+    OWNER_REMINDED = "owner_reminded"
+    ESCALATED = "escalated"  # a deadline was missed: managers (or the second level) were told
+    ACKNOWLEDGED = "acknowledged"
+    SNOOZED = "snoozed"
 
 
 class DeliveryKind(StrEnum):
@@ -67,9 +76,48 @@ class DeliveryKind(StrEnum):
     THREAD_REPLY = "thread_reply"
     ANNOUNCEMENT = "announcement"
     NOTICE = "notice"
+    MOVED = "moved"  # the old message of a case that was re-routed: edited to point to the new one
+    ESCALATION_DM = "escalation_dm"  # to each manager (or second-level person) of an escalation
+    REMINDER_DM = "reminder_dm"  # to the owner, before the close deadline
+    ASSIGNED_DM = "assigned_dm"  # to the new owner of a reassigned case
+
+
+DM_KINDS = (DeliveryKind.ESCALATION_DM, DeliveryKind.REMINDER_DM, DeliveryKind.ASSIGNED_DM)
 
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    SKIPPED = "skipped"  # a reminder that was moot by the time it could be sent (case closed)
+
+
+class Step(StrEnum):
+    """The steps of a closed loop that have deadlines, in the order they are due."""
+
+    CLAIM = "claim"
+    FIRST_CONTACT = "first_contact"
+    CLOSE = "close"
+
+
+class DeadlineKind(StrEnum):
+    CLAIM_NUDGE = "claim_nudge"  # a thread reply mentioning the department
+    OWNER_REMINDER = "owner_reminder"  # a DM to the owner before the close deadline
+    ESCALATION = "escalation"  # level 1: the department's managers; level 2: the second level
+
+
+class DeadlineStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    CANCELLED = "cancelled"  # the step was done (or the case closed) before it was due
+    ACKNOWLEDGED = "acknowledged"  # a manager took the escalation: the rest of its chain stops
+    SUPERSEDED = "superseded"  # due together with a later one for the same people: only that one went
+    RETIRED = "retired"  # history of a chain that starts over (case moved department, loop reopened)
+
+
+ACTIVE_DEADLINE_STATUSES: tuple[DeadlineStatus, ...] = (
+    DeadlineStatus.PENDING,
+    DeadlineStatus.SENT,
+    DeadlineStatus.ACKNOWLEDGED,
+    DeadlineStatus.SUPERSEDED,
+)

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.local_stack import LocalStack
 from bot.policy import Policy, load_policy
@@ -57,6 +58,12 @@ def clock() -> FakeClock:
 @pytest.fixture(scope="session")
 def policy() -> Policy:
     return load_policy(Path(__file__).parent.parent / "bot" / "examples" / "policy.yml")
+
+
+@pytest.fixture
+def raw_policy() -> dict:
+    """The example policy as parsed YAML, for tests that change one field and check the error."""
+    return yaml.safe_load((Path(__file__).parent.parent / "bot" / "examples" / "policy.yml").read_text())
 
 
 @pytest.fixture

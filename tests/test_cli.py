@@ -25,6 +25,7 @@ SETTINGS = (
     "DATABASE_URL",
     "CLOSELOOP_POLICY",
     "CLOSELOOP_INTAKE_TOKEN",
+    "CLOSELOOP_INTAKE_SIGNING_SECRET",
     "PORT",
 )
 
@@ -80,7 +81,7 @@ def test_db_upgrade_creates_the_schema(clean_env, capsys, tmp_path):
     assert cli.main(["db", "status"]) == 0
     assert "database schema: empty" in capsys.readouterr().out
     assert cli.main(["db", "upgrade"]) == 0
-    assert "database schema: 0001 (latest: 0001)" in capsys.readouterr().out
+    assert "database schema: 0004 (latest: 0004)" in capsys.readouterr().out
 
 
 def settings_for(simulator: SlackSimulator | None) -> Settings:
@@ -118,18 +119,44 @@ def test_check_passes_when_every_channel_is_reachable():
             simulator.add_channel(channel, channel.lower())
         lines: list[str] = []
         assert run_check(settings_for(simulator), None, out=lines.append) == 0
-    assert lines[-1] == "✓ the bot can post in all 4 channels"
+    assert "✓ the bot can post in all 4 channels" in lines
+
+
+def test_check_lists_what_the_running_bot_could_not_send(stack, monkeypatch):
+    from bot.simulator import BOT_USER_ID
+    from tests.factories import payload
+
+    stack.simulator.workspace.channel("C0BILLING").members.discard(BOT_USER_ID)
+    stack.post_feedback(payload(comment="refund please"))
+    stack.settle()
+    environ = {
+        "CLOSELOOP_POLICY": str(EXAMPLE),
+        "SLACK_BOT_TOKEN": stack.simulator.bot_token,
+        "SLACK_API_URL": stack.simulator.api_url,
+        "DATABASE_URL": stack.settings.database_url,
+    }
+    lines: list[str] = []
+    assert run_check(load_settings(environ, None), None, out=lines.append) == 1
+    assert (
+        "✗ 1 case messages not sent — not_in_channel: invite the bot to the channel: "
+        "type `/invite @closeloop` in <#C0BILLING>"
+    ) in lines
 
 
 def test_the_demo_runs_the_whole_loop(tmp_path):
     lines: list[str] = []
     assert run_demo(database_path=str(tmp_path / "demo.sqlite3"), say=lines.append) == 0
     shown = "\n".join(lines)
-    assert "Alice and Bob both click Claim" in shown
+    assert "Alice and Bob click Claim" in shown
     assert "<!channel> is anyone there?" in shown  # shown as text: it was escaped on the way in
     assert "🎉 *Loop closed!* @Alice Agent followed up with *Dana Scully · Acme Corp*" in shown
     assert "in *2 h 18 min*" in shown
+    assert (
+        "↳ [09:51] closeloop [APP]\n        👤 @Alice Agent claimed this case." in shown
+    )  # Slack's clock is the story's
     assert "@Alice Agent already owns this case." in shown
+    assert "@Alice Agent @Bob Builder can someone take it?" in shown  # the claim deadline passed
+    assert "✅ @Maya Manager acknowledged this — the escalation stops here." in shown
     assert "Database: 4 responses, 3 cases" in shown
 
 
@@ -144,9 +171,19 @@ def test_the_manifest_matches_the_app():
     assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
     assert "app_home_opened" in settings["event_subscriptions"]["bot_events"]
     assert manifest["features"]["app_home"]["home_tab_enabled"]
+    assert manifest["features"]["app_home"]["messages_tab_enabled"]  # DMs: reminders, escalations
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     # chat.postMessage/update/postEphemeral, /loop, conversations.info in `check`
-    assert {"chat:write", "commands", "channels:read", "groups:read"} <= scopes
+    assert scopes == {
+        "chat:write",
+        "commands",
+        "channels:read",
+        "groups:read",
+        "channels:history",
+        "groups:history",
+        "im:write",  # conversations.open of a reminder's DM before looking for it again
+        "im:history",
+    }
 
 
 def test_env_example_lists_every_setting():
@@ -185,3 +222,17 @@ def test_socket_mode_failure_is_one_clear_line(clean_env, capsys, tmp_path):
     # The simulator has no Socket Mode endpoint, so apps.connections.open fails as a bad token would.
     assert "closeloop: Socket Mode could not connect (unknown_method) — check that SLACK_APP_TOKEN" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://closeloop:s3cret@127.0.0.1:1/nowhere", "sqlite:////nonexistent-folder/closeloop.sqlite3"],
+)
+def test_an_unreachable_database_is_one_clear_line_without_the_password(clean_env, capsys, url):
+    clean_env.setenv("DATABASE_URL", url)
+    assert cli.main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err.startswith("closeloop: DATABASE_URL in the environment or .env (") and "cannot be opened" in err
+    )
+    assert "s3cret" not in err and len(err.splitlines()) == 1

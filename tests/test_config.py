@@ -14,11 +14,6 @@ from bot.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
 EXAMPLE = Path(__file__).parent.parent / "bot" / "examples" / "policy.yml"
 
 
-@pytest.fixture
-def raw_policy():
-    return yaml.safe_load(EXAMPLE.read_text())
-
-
 def problems(data) -> list[str]:
     with pytest.raises(PolicyError) as caught:
         parse_policy(data, "policy.yml")

@@ -13,7 +13,11 @@ from tests.factories import payload
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
     ),
@@ -124,3 +128,48 @@ def test_valid_responses_round_trip(stack, survey_and_score, comment, name):
     assert stored.score == score and stored.customer_name == (name.strip() or None)
     kept = (comment or "").replace("\x00", "")  # PostgreSQL cannot store NUL; it is dropped everywhere
     assert stored.comment == (kept if kept.strip() else None)
+
+
+def test_numbers_json_cannot_carry_are_refused_not_crashed_on(stack):
+    base = json.dumps(payload())[:-1]
+    for extra in ('"x": NaN', '"x": Infinity', '"x": -Infinity', '"x": 1e999', '"x": 1' + "0" * 5000):
+        answer = stack.post_feedback(f"{base}, {extra}}}".encode())
+        assert answer.status == 400 and answer.body["error"] == "invalid_json", extra
+    assert stack.post_feedback(payload(id=10**300)).status == 422
+    assert stack.post_feedback(payload(customer={"id": 10**300})).status == 422
+    answer = stack.post_feedback(payload(submitted_at="9999-12-31T23:59:59-05:00"))
+    assert answer.status == 422 and answer.body["fields"] == {"submitted_at": "is not a plausible time"}
+    assert stack.runtime.services.repository.counts()["feedback"] == 0
+
+
+@FUZZ
+@given(
+    # Unknown at either level: a known customer field ('email') with a wrong type is a 422, not this.
+    key=st.text(min_size=1, max_size=20).filter(
+        lambda k: k not in payload() and k not in payload()["customer"]
+    ),
+    value=json_values
+    | st.integers(min_value=-(10**40), max_value=10**40)
+    | st.floats(allow_nan=False, allow_infinity=False),
+    inside_customer=st.booleans(),
+)
+def test_unknown_keys_with_any_value_are_kept_or_refused_never_500(stack, key, value, inside_customer):
+    body = payload(id=f"extra-{key}")
+    (body["customer"] if inside_customer else body)[key] = value
+    before = stack.runtime.services.repository.counts()
+    answer = stack.post_feedback(body)
+    assert answer.status in (202, 400), answer
+    if answer.status == 400:
+        assert stack.runtime.services.repository.counts() == before
+
+
+def test_updates_keep_the_raw_fields_sent_before(stack):
+    first = stack.post_feedback(payload(crm_ticket="T-1"))
+    second = stack.post_feedback({"id": "resp-1", "survey": "nps", "score": 3, "nps_reason": "slow"})
+    assert second.body["status"] == "updated" and second.body["case_id"] == first.body["case_id"]
+    raw = stack.runtime.services.repository.feedback(first.body["feedback_id"]).raw
+    assert (
+        raw["crm_ticket"] == "T-1"
+        and raw["nps_reason"] == "slow"
+        and raw["customer"]["name"] == "Dana Scully"
+    )

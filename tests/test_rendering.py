@@ -11,16 +11,22 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.policy import Privacy
 from bot.simulator import validate_blocks, validate_message_text, validate_view
-from bot.slack.case_message import case_message
+from bot.slack import kit
+from bot.slack.case_message import Message, case_message, contact_card
+from bot.slack.deadline_text import assigned_dm, escalation_answered, escalation_dm, reminder_dm
 from bot.slack.modals import close_modal, contact_modal
 from bot.slack.notices import announcement, promoter_notice, thread_reply
 from storage.records import CaseSnapshot, EventRecord
-from storage.vocabulary import CaseStatus, EventKind
+from storage.vocabulary import CaseStatus, EventKind, Step
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 # Our own entities: user mentions we write, dates, channel links. Anything else with '<' is a leak.
-OURS = re.compile(r"<@U0[A-Z0-9]+>|<!date\^\d+\^[^|>]*\|[^>]*>|<#C0[A-Z0-9]+>")
+OURS = re.compile(
+    r"<@U0[A-Z0-9]+>|<!subteam\^S0[A-Z0-9]+>|<!date\^\d+\^[^|>]*\|[^>]*>|<#C0[A-Z0-9]+>"
+    r"|<https://sim\.slack\.local/archives/C0[A-Z0-9]+/p\d+\|Open case #\d+>"
+)
 
 hostile = st.text(alphabet=st.sampled_from(["<", ">", "&", "!", "@", "\n", "a", " ", "|", "é", "😀"]))
 
@@ -54,9 +60,13 @@ def cases(draw) -> CaseSnapshot:
         remedy="&" * 75 if status == "closed" else None,
         close_note=draw(texts(2000)) if status == "closed" else None,
         customer_informed=True if status == "closed" else None,
+        claim_due_at=draw(st.one_of(st.none(), st.just(NOW))),
+        contact_due_at=draw(st.one_of(st.none(), st.just(NOW))),
+        close_due_at=draw(st.one_of(st.none(), st.just(NOW))),
         slack_channel="C0SUPPORT",
         slack_ts="1.000100",
         message_version=0,
+        post_attempts=0,
         feedback_id=1,
         external_id=draw(hostile.map(lambda t: (t or "r")[:200])),
         survey=survey,
@@ -94,13 +104,18 @@ def check_message(message) -> None:
 @settings(max_examples=150, deadline=None)
 @given(case=cases())
 def test_case_messages_fit_and_are_inert(case, policy):
-    check_message(case_message(case, policy))
-    check_message(promoter_notice(case))
+    check_message(case_message(case, policy, NOW))
+    check_message(promoter_notice(case, policy))
+    masked = policy.model_copy(update={"privacy": Privacy(mask_contact_details=True)})
+    check_message(case_message(replace(case, status="claimed", owner_id="U0ALICE"), masked, NOW))
+    check_message(Message(text="card", blocks=[kit.section(contact_card(case))]))
 
 
 @settings(max_examples=100, deadline=None)
-@given(case=cases(), kind=st.sampled_from(list(EventKind)), note=texts(2000))
-def test_thread_replies_and_shout_outs_fit_and_are_inert(case, kind, note, policy):
+@given(
+    case=cases(), kind=st.sampled_from(list(EventKind)), note=texts(2000), step=st.sampled_from(list(Step))
+)
+def test_thread_replies_shout_outs_and_direct_messages_fit_and_are_inert(case, kind, note, step, policy):
     details = {
         "fields": ["comment", "score", "customer_name"],
         "category": ["detractor", "passive"],
@@ -110,10 +125,23 @@ def test_thread_replies_and_shout_outs_fit_and_are_inert(case, kind, note, polic
         "root_cause": "<!here>" * 10,
         "remedy": "&" * 75,
         "customer_informed": False,
+        "step": step,
+        "level": 2,
+        "due_at": NOW.isoformat(),
+        "until": (NOW + timedelta(hours=4)).isoformat(),
+        "recipients": ["U0MAYA"],
+        "from": "U0ALICE",
+        "to": "U0BOB",
     }
     event = EventRecord(1, case.id, NOW + timedelta(days=3), "U0BOB", kind, details)
-    check_message(thread_reply(event, case))
+    check_message(thread_reply(event, case, policy))
     check_message(announcement(event, case, policy))
+    link = f"https://sim.slack.local/archives/C0SUPPORT/p{case.id}"
+    check_message(escalation_dm(event, case, policy, link))
+    masked = policy.model_copy(update={"privacy": Privacy(mask_contact_details=True)})
+    check_message(reminder_dm(event, case, None, masked))
+    check_message(assigned_dm(event, case, link, NOW, masked))
+    check_message(escalation_answered(case, step, "✅ <@U0MAYA> acknowledged this."))
 
 
 @settings(max_examples=50, deadline=None)

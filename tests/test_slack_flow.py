@@ -3,20 +3,12 @@ signed clicks and modal submissions to the bot's real /slack/events endpoint."""
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from bot.simulator.render import render_channel
-from tests.factories import payload
-
-CLOSE_FORM = {
-    "outcome": "resolved",
-    "contact_channel": "phone",
-    "root_cause": "Product bug",
-    "remedy": "Workaround given",
-    "note": "Called Dana, shared the workaround.",
-    "customer_informed": "yes",
-}
+from tests.factories import CLOSE_FORM, payload
 
 
 def post_case(stack, **overrides):
@@ -76,29 +68,48 @@ def test_a_resent_response_edits_the_message_instead_of_posting_again(stack, clo
     assert "sent an update (comment)" in thread_texts(stack, second)[0]
 
 
-def test_customer_text_cannot_ping_anyone(stack):
-    hostile = "<!channel> <!here> <@U0MAYA> <!subteam^S1> <https://evil.example|Invoice> & more"
+HOSTILE = "<!channel> <!here> <!everyone> <@U0EVIL> <!subteam^S1> <https://evil.example|Invoice> <#C0WINS> &"
+LIVE = ("<!channel>", "<!here>", "<!everyone>", "<@U0EVIL>", "<!subteam", "<https://", "<#C0WINS>")
+
+
+def test_customer_and_staff_text_cannot_ping_anyone_anywhere(stack):
+    """Every call the bot makes in a whole loop (posts, edits, replies, modals, ephemerals, Home,
+    the shout-out) is scanned for live mentions and links that came from outside text."""
     case = post_case(
         stack,
-        comment=hostile,
-        customer={"name": "<!everyone>", "account": "<@U0BOB>"},
-        tags=["<!here>"],
+        comment=HOSTILE,
+        customer={"name": HOSTILE[:200], "account": "<@U0EVIL>"},
+        tags=["<!here>", "&"],
         touchpoint="<#C0WINS>",
+        id="<!channel>",
     )
-    for call in stack.simulator.calls_to("chat.postMessage"):
-        sent = repr(call.params)
-        for live in (
-            "<!channel>",
-            "<!here>",
-            "<!everyone>",
-            "<@U0MAYA>",
-            "<@U0BOB>",
-            "<!subteam",
-            "<https://",
-            "<#C0WINS>",
-        ):
-            assert live not in sent, f"{live} reached Slack unescaped"
+    stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_claim")
+    stack.settle()
+    stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_log_contact")
+    stack.settle()
+    (view,) = stack.simulator.open_views("U0ALICE")
+    stack.slack.submit_view("U0ALICE", view["id"], {"channel": "email", "note": HOSTILE})
+    stack.settle()
+    close_case(stack, case, form={**CLOSE_FORM, "note": HOSTILE})
+    stack.slack.event({"type": "app_home_opened", "user": "U0ALICE", "tab": "home", "channel": "D0ALICE"})
+    stack.slack.slash_command("U0ALICE", "C0SUPPORT", "/loop", HOSTILE)
+    stack.settle()
+    methods = {call.method for call in stack.simulator.calls}
+    assert {"chat.postMessage", "chat.update", "views.open", "views.publish"} <= methods
+    for call in stack.simulator.calls:
+        sent = json.dumps(call.params, ensure_ascii=False)
+        for live in LIVE:
+            assert live not in sent, f"{live} reached Slack unescaped in {call.method}"
+    assert len(stack.simulator.messages("C0WINS")) == 1  # the shout-out was among the scanned calls
     assert "&lt;!channel&gt;" in top_level(stack, case.slack_channel)[0].blocks[1]["text"]["text"]
+    for ephemeral in stack.simulator.ephemerals("U0ALICE"):
+        assert all(live not in ephemeral.text for live in LIVE)
+
+
+def test_a_comment_of_many_short_lines_still_fits(stack):
+    case = post_case(stack, comment="ok\n" * 3000)
+    text = top_level(stack, case.slack_channel)[0].blocks[1]["text"]["text"]
+    assert len(text) <= 3000 and "characters shown]" in text
 
 
 def test_a_huge_comment_is_cut_with_a_visible_marker(stack):
@@ -231,7 +242,7 @@ def test_closing_updates_the_message_history_and_announces_the_closer(stack, clo
         "Workaround given",
     )
     (message,) = top_level(stack, case.slack_channel)
-    assert button_ids(message) == []
+    assert button_ids(message) == ["case_reopen"]  # the only thing left to do with a closed loop
     assert "Outcome:* Resolved" in str(message.blocks)
     assert thread_texts(stack, case)[-1].startswith("✅ <@U0ALICE> closed the loop — *Resolved*.")
     (shout,) = stack.simulator.messages("C0WINS")
@@ -325,3 +336,17 @@ def test_the_home_tab_lists_the_viewers_open_cases(stack):
     stack.slack.event({"type": "app_home_opened", "user": "U0BOB", "tab": "home", "channel": "D0BOB"})
     stack.settle()
     assert "Your open cases (0)" in str(stack.simulator.home_view("U0BOB"))
+
+
+def test_the_home_tab_counts_every_open_case_but_lists_the_oldest(stack):
+    cases = stack.runtime.services.cases
+    for number in range(23):
+        answer = stack.post_feedback(payload(id=f"home-{number}"))
+        assert cases.claim(answer.body["case_id"], "U0ALICE").done
+    stack.settle()
+    stack.slack.event({"type": "app_home_opened", "user": "U0ALICE", "tab": "home", "channel": "D0ALICE"})
+    stack.settle()
+    home = stack.simulator.home_view("U0ALICE")
+    text = str(home)
+    assert "Your open cases (23)" in text and "Showing your 20 oldest of 23" in text
+    assert "Case #1*" in text and "Case #20*" in text and "Case #21*" not in text

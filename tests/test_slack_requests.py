@@ -72,14 +72,25 @@ def test_forged_and_stale_signatures_are_refused_and_change_nothing(stack):
     assert stack.runtime.services.repository.history(case.id)[-1].kind == "created"
 
 
-def test_malformed_button_values_are_ignored_calmly(stack):
+def test_malformed_button_values_are_ignored_calmly(stack, caplog):
     case = open_case(stack)
     before = stack.runtime.services.repository.counts()
-    for value in ("", "not json", "[]", '{"c": "one", "v": 1}', '{"c": 99999, "v": 1}', '{"x": 1}'):
+    for value in ("", "not json", "[]", '{"c": "one", "v": 1}', '{"x": 1}'):
         assert stack.slack.send_raw(click_body(case, value=value), FORM).status == 200
     stack.settle()
     assert stack.runtime.services.repository.counts() == before
     assert stack.runtime.services.repository.get_case(case.id).owner_id is None
+    assert stack.simulator.ephemerals() == []  # nothing to tell: the click was not ours
+    assert [r.levelname for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+def test_a_click_on_a_case_that_no_longer_exists_is_explained(stack, caplog):
+    case = open_case(stack)
+    for action in ("case_claim", "case_release", "case_close", "case_log_contact"):
+        assert stack.slack.send_raw(click_body(case, action_id=action, value='{"c": 99999, "v": 1}'), FORM).ok
+    stack.settle()
+    assert [e.text for e in stack.simulator.ephemerals("U0ALICE")] == ["This case no longer exists."] * 4
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
 
 
 def test_unknown_actions_and_garbage_bodies_never_500(stack):
@@ -130,3 +141,26 @@ def test_interaction_payloads_with_any_field_broken_never_500(stack, mutation, v
 def test_the_events_url_verification_challenge_is_answered(stack):
     result = stack.slack.url_verification("a-challenge-123")
     assert result.status == 200 and "a-challenge-123" in result.body
+
+
+def test_slacks_retry_of_an_event_is_acknowledged_but_not_acted_on_twice(stack):
+    event = {"type": "app_home_opened", "user": "U0ALICE", "tab": "home", "channel": "D0ALICE"}
+    first = stack.slack.event(event, event_id="Ev0RETRIED")
+    stack.settle()
+    retry = stack.slack.event(event, event_id="Ev0RETRIED", retry_num=1)
+    stack.settle()
+    assert (first.status, retry.status) == (200, 200)
+    assert len(stack.simulator.calls_to("views.publish")) == 1
+    stack.slack.event(event, event_id="Ev0ANOTHER")
+    stack.settle()
+    assert len(stack.simulator.calls_to("views.publish")) == 2
+
+
+def test_an_event_that_is_not_an_object_is_ignored_without_an_error(stack, caplog):
+    import json as _json
+
+    body = {"type": "event_callback", "event_id": "Ev0ODD", "team_id": "T0SIM", "event": "surprise"}
+    result = stack.slack.send_raw(_json.dumps(body).encode(), "application/json")
+    stack.settle()
+    assert result.status == 200
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []

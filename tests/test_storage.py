@@ -27,7 +27,7 @@ def test_a_detractor_becomes_one_case_with_a_created_event(repository, policy, c
         "new",
         "detractor",
         "support",
-        "high",
+        "urgent",  # the example policy raises enterprise detractors from high to urgent
     )
     assert case.customer_name == "Dana Scully" and case.tags == ("export",)
     assert case.received_at == clock() and case.version == 1 and case.slack_ts is None
@@ -136,7 +136,7 @@ def test_sync_leases_are_exclusive_and_expire(repository, database, policy, cloc
     assert store.cases_needing_sync(clock()) == []
     clock.advance(seconds=61)
     assert store.lease_case(case_id, clock(), 60) is not None  # a crashed worker's lease runs out
-    store.mark_posted(case_id, "C0SUPPORT", "1.000100", 1)
+    assert store.mark_posted(case_id, "support", "C0SUPPORT", "1.000100", 1)
     store.release_case(case_id)
     assert store.cases_needing_sync(clock()) == []
     repository.claim(case_id, "U0ALICE", clock())

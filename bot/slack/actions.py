@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from storage.vocabulary import Step
 
 
 class ActionId(StrEnum):
@@ -18,6 +20,11 @@ class ActionId(StrEnum):
     RELEASE = "case_release"
     LOG_CONTACT = "case_log_contact"
     CLOSE = "case_close"
+    REOPEN = "case_reopen"
+    CONTACT_DETAILS = "case_contact_details"
+    ESCALATION_ACK = "escalation_ack"
+    ESCALATION_REASSIGN = "escalation_reassign"
+    ESCALATION_SNOOZE = "escalation_snooze"
 
 
 class CallbackId(StrEnum):
@@ -42,10 +49,48 @@ class CaseRef(BaseModel):
 
     @classmethod
     def decode(cls, text: Any) -> CaseRef:
+        data = _json_object(text, "case reference")
         try:
-            data = json.loads(text) if isinstance(text, str) else None
-            if not isinstance(data, dict):
-                raise BadPayload(f"not a case reference: {text!r:.80}")
             return cls(case_id=data.get("c"), version=data.get("v"))
-        except (json.JSONDecodeError, ValidationError) as error:
+        except ValidationError as error:
             raise BadPayload(f"not a case reference: {text!r:.80}") from error
+
+
+class EscalationRef(BaseModel):
+    """Which case and which missed step an escalation message is about. Carried in the block_id
+    too, because a select menu's action has no value of its own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    case_id: int
+    step: Step
+    level: int = 1
+
+    PREFIX: ClassVar[str] = "escalation:"
+
+    def encode(self) -> str:
+        data = {"c": self.case_id, "s": self.step.value, "l": self.level}
+        return json.dumps(data, separators=(",", ":"))
+
+    def block_id(self) -> str:
+        return self.PREFIX + self.encode()
+
+    @classmethod
+    def decode(cls, text: Any) -> EscalationRef:
+        if isinstance(text, str):
+            text = text.removeprefix(cls.PREFIX)
+        data = _json_object(text, "escalation reference")
+        try:
+            return cls(case_id=data.get("c"), step=data.get("s"), level=data.get("l", 1))
+        except ValidationError as error:
+            raise BadPayload(f"not an escalation reference: {text!r:.80}") from error
+
+
+def _json_object(text: Any, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text) if isinstance(text, str) else None
+    except json.JSONDecodeError as error:
+        raise BadPayload(f"not a {what}: {text!r:.80}") from error
+    if not isinstance(data, dict):
+        raise BadPayload(f"not a {what}: {text!r:.80}")
+    return data

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from bot.domain.deadlines import next_deadline
+from bot.domain.privacy import contact_details, mask_email, mask_text
 from bot.domain.scoring import category_label, score_label
 from bot.policy import Policy
 from bot.slack import kit
 from bot.slack.actions import ActionId, CaseRef
-from bot.slack.labels import CATEGORY_EMOJI, CONTACT_CHANNELS, OUTCOMES, PRIORITIES, STATUSES, label
+from bot.slack.labels import CATEGORY_EMOJI, CONTACT_CHANNELS, OUTCOMES, PRIORITIES, STATUSES, STEPS, label
 from bot.slack.text import escape, escaped_excerpt, quoted_excerpt, slack_date
 from storage.records import CaseSnapshot
 from storage.vocabulary import CaseStatus, Category
@@ -48,10 +51,20 @@ class FeedbackLike(Protocol):
     def customer_account(self) -> str | None: ...
 
 
-def customer_line(feedback: FeedbackLike) -> str:
-    parts = [escaped_excerpt(feedback.customer_name, NAME_LIMIT) or "Anonymous customer"]
-    if feedback.customer_account and feedback.customer_account != feedback.customer_name:
-        parts.append(escaped_excerpt(feedback.customer_account, NAME_LIMIT))
+def public_comment(comment: str | None, policy: Policy) -> str | None:
+    """The comment as the whole channel may see it (contact details masked if the policy says so)."""
+    return mask_text(comment) if policy.privacy.mask_contact_details else comment
+
+
+def customer_line(feedback: FeedbackLike, policy: Policy | None = None) -> str:
+    """Name · account. Given the policy, masked as the channel may see it (survey tools sometimes
+    put an email address in the name); without it, in full (for the owner)."""
+    name, account = feedback.customer_name, feedback.customer_account
+    if policy is not None:
+        name, account = public_comment(name, policy), public_comment(account, policy)
+    parts = [escaped_excerpt(name, NAME_LIMIT) or "Anonymous customer"]
+    if account and account != name:
+        parts.append(escaped_excerpt(account, NAME_LIMIT))
     return " · ".join(parts)
 
 
@@ -71,14 +84,16 @@ def headline(case: CaseSnapshot) -> str:
     return f"{score_headline(case)} · Case #{case.id}"
 
 
-def _comment_block(case: CaseSnapshot) -> dict[str, Any]:
-    if case.comment:
-        return kit.section(quoted_excerpt(case.comment, COMMENT_LIMIT), block_id="comment")
+def _comment_block(case: CaseSnapshot, policy: Policy) -> dict[str, Any]:
+    comment = public_comment(case.comment, policy)
+    if comment:
+        return kit.section(quoted_excerpt(comment, COMMENT_LIMIT), block_id="comment")
     return kit.section("_No comment left — a call is the way to learn why._", block_id="comment")
 
 
 def _detail_fields(case: CaseSnapshot, policy: Policy) -> list[str]:
-    email = f"\n{escaped_excerpt(case.customer_email, FIELD_LIMIT)}" if case.customer_email else ""
+    address = mask_email(case.customer_email) if policy.privacy.mask_contact_details else case.customer_email
+    email = f"\n{escaped_excerpt(address, FIELD_LIMIT)}" if address else ""
     try:
         department = policy.department(case.department).display_name
     except KeyError:
@@ -89,7 +104,7 @@ def _detail_fields(case: CaseSnapshot, policy: Policy) -> list[str]:
         tokens="{date_short_pretty} {time} ({ago})",
     )
     return [
-        f"*Customer*\n{customer_line(case)}{email}",
+        f"*Customer*\n{customer_line(case, policy)}{email}",
         f"*Segment · value*\n{escaped_excerpt(case.customer_segment, FIELD_LIMIT) or '—'} · "
         f"{money(case.customer_value)}",
         f"*Tags*\n{escaped_excerpt(', '.join(case.tags), FIELD_LIMIT) or '—'}",
@@ -109,7 +124,7 @@ def _status_line(case: CaseSnapshot) -> str:
     return f"*Status:* {status}{owner}"
 
 
-def _close_out(case: CaseSnapshot) -> dict[str, Any]:
+def _close_out(case: CaseSnapshot, policy: Policy) -> dict[str, Any]:
     informed = {True: "yes", False: "no", None: "—"}[case.customer_informed]
     text = (
         f"*Outcome:* {label(OUTCOMES, case.outcome)}\n"
@@ -117,44 +132,82 @@ def _close_out(case: CaseSnapshot) -> dict[str, Any]:
         f"*Contacted by:* {label(CONTACT_CHANNELS, case.contact_channel)} · "
         f"*Customer told what was done:* {informed}"
     )
-    if case.close_note:
-        text += "\n" + quoted_excerpt(case.close_note, NOTE_LIMIT)
+    note = public_comment(case.close_note, policy)
+    if note:
+        text += "\n" + quoted_excerpt(note, NOTE_LIMIT)
     return kit.section(text, block_id="close_out")
 
 
-def _buttons(case: CaseSnapshot) -> dict[str, Any] | None:
+def _buttons(case: CaseSnapshot, *, masked: bool) -> dict[str, Any] | None:
     value = CaseRef(case_id=case.id, version=case.version).encode()
     if case.status == CaseStatus.CLOSED:
-        return None
+        return kit.actions("case_actions", kit.button("Reopen", ActionId.REOPEN, value))
     if case.owner_id is None:
         return kit.actions(
             "case_actions",
             kit.button("Claim", ActionId.CLAIM, value, style="primary"),
             kit.button("Close loop", ActionId.CLOSE, value),
         )
-    return kit.actions(
-        "case_actions",
+    buttons = [
         kit.button("Log contact", ActionId.LOG_CONTACT, value),
         kit.button("Close loop", ActionId.CLOSE, value, style="primary"),
         kit.button("Release", ActionId.RELEASE, value),
-    )
+    ]
+    if masked:
+        buttons.append(kit.button("Contact details", ActionId.CONTACT_DETAILS, value))
+    return kit.actions("case_actions", *buttons)
 
 
-def case_message(case: CaseSnapshot, policy: Policy) -> Message:
+def contact_card(case: CaseSnapshot) -> str:
+    """For the owner only: how to reach the customer, unmasked, and the comment in full."""
+    details = contact_details(case.customer_email, case.comment)
+    lines = [f"📇 *Contact details for case #{case.id}* (only you see this)"]
+    # At most 8 items of 120 characters and a 1,200-character quote: one section holds 3,000.
+    lines += [f"• {escaped_excerpt(item, 120)}" for item in details[:8]] or ["• none given"]
+    if len(details) > 8:
+        lines.append(f"• …and {len(details) - 8} more in the comment")
+    if case.comment:
+        lines.append(quoted_excerpt(case.comment, 1200))
+    return "\n".join(lines)
+
+
+def when(moment: datetime) -> str:
+    """A time each reader sees in their own time zone (UTC where Slack cannot convert it)."""
+    return slack_date(moment.timestamp(), moment.strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def deadline_line(case: CaseSnapshot, now: datetime) -> str | None:
+    upcoming = next_deadline(case, now)
+    if upcoming is None:
+        return None
+    if upcoming.overdue:
+        return f"🔴 *Overdue:* {label(STEPS, upcoming.step)} was due {when(upcoming.due_at)}"
+    return f"⏰ *Next deadline:* {label(STEPS, upcoming.step)} by {when(upcoming.due_at)}"
+
+
+def case_message(case: CaseSnapshot, policy: Policy, now: datetime) -> Message:
+    """`now` decides whether the deadline shown is still ahead or already missed; the sweep
+    re-renders the message when a deadline passes."""
     blocks = [
         kit.header(headline(case)),
-        _comment_block(case),
+        _comment_block(case, policy),
         kit.fields_section(_detail_fields(case, policy)),
-        kit.context(_status_line(case), f"Response `{escaped_excerpt(case.external_id, 120)}`"),
+        kit.context(
+            _status_line(case), f"Response `{escaped_excerpt(public_comment(case.external_id, policy), 120)}`"
+        ),
     ]
+    line = deadline_line(case, now) if policy.sla is not None else None  # no sweep runs without sla
+    if line:
+        blocks.append(kit.context(line))
     if case.status == CaseStatus.CLOSED:
-        blocks.append(_close_out(case))
-    buttons = _buttons(case)
+        blocks.append(_close_out(case, policy))
+    buttons = _buttons(case, masked=policy.privacy.mask_contact_details)
     if buttons:
         blocks.append(buttons)
-    fallback = f"{headline(case)} — {customer_line(case)}"
-    if case.comment:
-        fallback += ": " + escaped_excerpt(case.comment, 300)
+    fallback = f"{headline(case)} — {customer_line(case, policy)}"
+    comment = public_comment(case.comment, policy)
+    if comment:
+        fallback += ": " + escaped_excerpt(comment, 300)
     return Message(
         text=fallback,
         blocks=blocks,

@@ -78,11 +78,15 @@ def input_block(
 
 
 def static_select(
-    placeholder: str, options: list[dict[str, Any]], *, initial: str | None = None
+    placeholder: str,
+    options: list[dict[str, Any]],
+    *,
+    initial: str | None = None,
+    action_id: str = "value",
 ) -> dict[str, Any]:
     element: dict[str, Any] = {
         "type": "static_select",
-        "action_id": "value",
+        "action_id": action_id,
         "placeholder": plain_text(placeholder, 150),
         "options": options[:100],
     }
@@ -90,6 +94,10 @@ def static_select(
     if chosen:
         element["initial_option"] = chosen[0]
     return element
+
+
+def users_select(placeholder: str, action_id: str) -> dict[str, Any]:
+    return {"type": "users_select", "action_id": action_id, "placeholder": plain_text(placeholder, 150)}
 
 
 def radio_buttons(options: list[dict[str, Any]], *, initial: str | None = None) -> dict[str, Any]:

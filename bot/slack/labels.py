@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.vocabulary import CaseStatus, Category, ContactChannel, Outcome, Priority
+from storage.vocabulary import CaseStatus, Category, ContactChannel, Outcome, Priority, Step
 
 CATEGORY_EMOJI = {Category.DETRACTOR: "🔴", Category.PASSIVE: "🟡", Category.PROMOTER: "🟢"}
 
@@ -32,6 +32,13 @@ PRIORITIES = {
     Priority.NORMAL: "Normal",
     Priority.HIGH: "High",
     Priority.URGENT: "Urgent",
+}
+
+
+STEPS = {
+    Step.CLAIM: "claim",
+    Step.FIRST_CONTACT: "first contact",
+    Step.CLOSE: "close the loop",
 }
 
 

@@ -109,12 +109,16 @@ def contact_modal(case: CaseSnapshot) -> dict[str, Any]:
 
 
 def _selected(values: dict[str, Any], block_id: str) -> str | None:
-    state = values.get(block_id, {}).get("value")
+    """The answer in one input block, or None when it is missing or not shaped like Slack's
+    (a forged or broken payload is then simply an unanswered question)."""
+    block = values.get(block_id)
+    state = block.get("value") if isinstance(block, dict) else None
     if not isinstance(state, dict):
         return None
     if "selected_option" in state:
         chosen = state.get("selected_option")
-        return chosen.get("value") if isinstance(chosen, dict) else None
+        value = chosen.get("value") if isinstance(chosen, dict) else None
+        return value if isinstance(value, str) else None
     text = state.get("value")
     return text.strip() if isinstance(text, str) and text.strip() else None
 

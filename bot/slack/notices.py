@@ -7,7 +7,8 @@ from typing import Any
 from bot.domain.scoring import category_label, score_label
 from bot.policy import Policy
 from bot.slack import kit
-from bot.slack.case_message import FeedbackLike, Message, customer_line, score_headline
+from bot.slack.case_message import FeedbackLike, Message, customer_line, public_comment, score_headline
+from bot.slack.deadline_text import reminder_reply
 from bot.slack.labels import CONTACT_CHANNELS, OUTCOMES, label
 from bot.slack.text import duration, escape, quoted_excerpt
 from storage.records import CaseSnapshot, EventRecord
@@ -25,7 +26,7 @@ _FIELD_NAMES = {
 }
 
 
-def _updated(event: EventRecord, case: CaseSnapshot) -> str:
+def _updated(event: EventRecord, case: CaseSnapshot, policy: Policy) -> str:
     fields = [
         _FIELD_NAMES.get(f, f.replace("customer_", "customer ")) for f in event.details.get("fields", [])
     ]
@@ -36,23 +37,34 @@ def _updated(event: EventRecord, case: CaseSnapshot) -> str:
             f" Now {category_label(case.survey, after)} ({score_label(case.survey, case.score)}), "
             f"was {category_label(case.survey, before)}."
         )
-    if "comment" in event.details.get("fields", []) and case.comment:
-        text += "\n" + quoted_excerpt(case.comment, REPLY_NOTE_LIMIT)
+    comment = public_comment(case.comment, policy)
+    if "comment" in event.details.get("fields", []) and comment:
+        text += "\n" + quoted_excerpt(comment, REPLY_NOTE_LIMIT)
     return text
 
 
-def thread_reply(event: EventRecord, case: CaseSnapshot) -> Message:
+def _note(details: dict[str, Any], policy: Policy) -> str:
+    """A staff note, as the channel may see it: staff often paste the customer's number in."""
+    return quoted_excerpt(public_comment(str(details["note"]), policy) or "", REPLY_NOTE_LIMIT)
+
+
+def thread_reply(event: EventRecord, case: CaseSnapshot, policy: Policy) -> Message:
     who = f"<@{event.actor}>"
     details: dict[str, Any] = event.details
-    if event.kind == EventKind.CLAIMED:
+    deadline_text = reminder_reply(event, case, policy)
+    if deadline_text is not None:
+        text = deadline_text
+    elif event.kind == EventKind.CLAIMED:
         text = f"👤 {who} claimed this case."
     elif event.kind == EventKind.RELEASED:
         text = f"↩️ {who} released this case — it is unclaimed again."
+    elif event.kind == EventKind.REOPENED:
+        text = f"🔁 {who} reopened this case: the loop is not closed after all."
     elif event.kind == EventKind.CONTACT_LOGGED:
         channel = label(CONTACT_CHANNELS, details.get("channel")).lower()
         text = f"📞 {who} contacted the customer by {channel}."
         if details.get("note"):
-            text += "\n" + quoted_excerpt(details["note"], REPLY_NOTE_LIMIT)
+            text += "\n" + _note(details, policy)
     elif event.kind == EventKind.CLOSED:
         informed = "yes" if details.get("customer_informed") else "no"
         text = (
@@ -61,9 +73,11 @@ def thread_reply(event: EventRecord, case: CaseSnapshot) -> Message:
             f"Customer told what was done: {informed}"
         )
         if details.get("note"):
-            text += "\n" + quoted_excerpt(details["note"], REPLY_NOTE_LIMIT)
+            text += "\n" + _note(details, policy)
+    elif event.kind == EventKind.REROUTED:
+        text = f"➡️ Moved here from {escape(str(details.get('from')))}: the updated response belongs here."
     elif event.kind == EventKind.FEEDBACK_UPDATED:
-        text = _updated(event, case)
+        text = _updated(event, case, policy)
     else:
         text = f"{escape(event.kind)} by {who}"
     return Message(text=text, blocks=[kit.section(text)])
@@ -76,13 +90,14 @@ def announcement(event: EventRecord, case: CaseSnapshot, policy: Policy) -> Mess
     outcome = label(OUTCOMES, event.details.get("outcome"))
     category = category_label(case.survey, Category(case.category))
     text = (
-        f"🎉 *Loop closed!* {who} followed up with *{customer_line(case)}* "
+        f"🎉 *Loop closed!* {who} followed up with *{customer_line(case, policy)}* "
         f"({category}, {score_label(case.survey, case.score)}) in *{took}* — {outcome}."
     )
     blocks = [kit.section(text)]
     settings = policy.announcements
-    if settings.quote_feedback and case.comment:
-        blocks.append(kit.section(quoted_excerpt(case.comment, settings.quote_max_chars)))
+    comment = public_comment(case.comment, policy)
+    if settings.quote_feedback and comment:
+        blocks.append(kit.section(quoted_excerpt(comment, settings.quote_max_chars)))
     channel_link = f"<#{case.slack_channel}>" if case.slack_channel else escape(case.department)
     blocks.append(
         kit.context(
@@ -93,11 +108,19 @@ def announcement(event: EventRecord, case: CaseSnapshot, policy: Policy) -> Mess
     return Message(text=f"Loop closed by {who} in {took} — {outcome}", blocks=blocks)
 
 
-def promoter_notice(feedback: FeedbackLike) -> Message:
+def moved_notice(case_id: int, channel: str | None) -> Message:
+    """What the old message of a re-routed case becomes: a pointer, with no buttons left."""
+    where = f"<#{channel}>" if channel else "another department's channel"
+    text = f"➡️ Case #{case_id} moved to {where}: the customer's updated response belongs there."
+    return Message(text=text, blocks=[kit.section(text)])
+
+
+def promoter_notice(feedback: FeedbackLike, policy: Policy) -> Message:
     """The lighter path for responses that open no case: a short note, no buttons, nothing to own."""
-    text = f"{score_headline(feedback)} — *{customer_line(feedback)}*"
+    text = f"{score_headline(feedback)} — *{customer_line(feedback, policy)}*"
     blocks = [kit.section(text)]
-    if feedback.comment:
-        blocks.append(kit.section(quoted_excerpt(feedback.comment, 1500)))
+    comment = public_comment(feedback.comment, policy)
+    if comment:
+        blocks.append(kit.section(quoted_excerpt(comment, 1500)))
     blocks.append(kit.context("No case was opened. A thank-you, or a review request, goes a long way."))
     return Message(text=f"{text}", blocks=blocks)

@@ -16,11 +16,13 @@ from sqlalchemy import text
 
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.models import Base
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CLOSELOOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-TABLES = ("deliveries", "case_events", "cases", "feedback")
+# Children before parents, so DELETE never trips a foreign key; new tables are included by themselves.
+TABLES = tuple(table.name for table in reversed(Base.metadata.sorted_tables))
 
 
 def postgres_database() -> Iterator[str]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 10:39:04.051838
+Create Date: 2026-11-23 11:28:50.369400
 """
 
 from collections.abc import Sequence
@@ -71,6 +71,7 @@ def upgrade() -> None:
         sa.Column("slack_channel", sa.String(length=50), nullable=True),
         sa.Column("slack_ts", sa.String(length=40), nullable=True),
         sa.Column("message_version", sa.Integer(), nullable=False),
+        sa.Column("post_attempts", sa.Integer(), nullable=False),
         sa.Column("sync_lease_until", storage.models.UTCDateTime(), nullable=True),
         sa.Column("sync_error", sa.String(length=500), nullable=True),
         sa.ForeignKeyConstraint(["feedback_id"], ["feedback.id"], name=op.f("fk_cases_feedback_id_feedback")),

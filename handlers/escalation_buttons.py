@@ -1,0 +1,71 @@
+"""The controls on an escalation's direct message: Acknowledge, Reassign to…, Snooze…"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.cases import ActionResult
+from bot.policy import Policy
+from bot.services import Services
+from bot.slack.actions import ActionId, BadPayload
+from bot.slack.case_message import when
+from bot.slack.deadline_text import escalation_answered
+from handlers import payloads
+from handlers.case_buttons import tell
+
+SECONDS = re.compile(r"[0-9]{1,9}")  # ASCII digits only; the choices offered are at most days
+
+
+def _answer(
+    client: WebClient, body: dict[str, Any], result: ActionResult, step: str, outcome: str, policy: Policy
+) -> None:
+    """A refusal is told privately; a done answer replaces the controls, so nobody clicks twice."""
+    if result.refusal or result.case is None:
+        tell(client, body, result.refusal or "This case no longer exists.")
+        return
+    message = escalation_answered(result.case, step, outcome, policy)
+    client.chat_update(
+        channel=payloads.channel_id(body),
+        ts=payloads.message_ts(body),
+        text=message.text,
+        blocks=message.blocks,
+    )
+
+
+def register(app: App, services: Services) -> None:
+    escalations = services.escalations
+
+    @app.action(ActionId.ESCALATION_ACK)
+    def acknowledge(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        ref, user = payloads.escalation_ref(body), payloads.user_id(body)
+        result = escalations.acknowledge(ref.case_id, ref.step, user)
+        outcome = f"✅ <@{user}> acknowledged this — the escalation stops here."
+        _answer(client, body, result, ref.step, outcome, services.policy)
+
+    @app.action(ActionId.ESCALATION_REASSIGN)
+    def reassign(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        ref, user = payloads.escalation_ref(body), payloads.user_id(body)
+        new_owner = payloads.selected_user(body)
+        result = escalations.reassign(ref.case_id, ref.step, user, new_owner)
+        outcome = f"🔀 <@{user}> gave the case to <@{new_owner}>, who has been told."
+        _answer(client, body, result, ref.step, outcome, services.policy)
+
+    @app.action(ActionId.ESCALATION_SNOOZE)
+    def snooze(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        ref, user = payloads.escalation_ref(body), payloads.user_id(body)
+        text = payloads.selected_value(body)
+        if not SECONDS.fullmatch(text):
+            raise BadPayload(f"snooze value is not a number of seconds: {text[:40]!r}")
+        length = timedelta(seconds=int(text))
+        result = escalations.snooze(ref.case_id, ref.step, ref.level, user, length)
+        until = services.clock() + length
+        outcome = f"😴 <@{user}> snoozed this until {when(until)}."
+        _answer(client, body, result, ref.step, outcome, services.policy)

@@ -1,0 +1,40 @@
+"""A bot process reduced to its publisher: sweeps the outbox of a shared database into a
+(simulated) Slack until nothing is owed. Started twice at once by the outbox replica test."""
+
+from __future__ import annotations
+
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.clock import utc_now
+from bot.policy import load_policy
+from bot.slack.pacing import ChannelPacer
+from bot.slack.publisher import Publisher
+from storage.db import Database
+from storage.repository import Repository
+from storage.sync_store import SyncStore
+
+
+def run_publisher(url: str, policy_path: str, api_url: str, start: Barrier, results: Any, name: str) -> None:
+    database = Database(url)
+    store = SyncStore(database)
+    publisher = Publisher(
+        repository=Repository(database),
+        sync_store=store,
+        policy=load_policy(Path(policy_path)),
+        client=WebClient(token="xoxb-replicas", base_url=api_url, timeout=15),
+        clock=utc_now,
+        pacer=ChannelPacer(per_second=1000, burst=1000),  # the simulator's limit is off here
+    )
+    start.wait()
+    synced = sweeps = 0
+    while sweeps < 500:
+        sweeps += 1
+        synced += publisher.sweep()
+        if not store.cases_needing_sync(utc_now()):
+            break
+    database.dispose()
+    results[name] = {"synced": synced, "sweeps": sweeps}
