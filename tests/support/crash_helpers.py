@@ -8,6 +8,7 @@ and notices), so "posted exactly once" is checked against Slack's side, not the 
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -89,7 +90,10 @@ def post_json(url: str, token: str, body: Any, *, timeout: float = 10.0) -> tupl
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode("utf-8", "replace")
-    except (OSError, ValueError) as error:  # refused, reset, or cut off mid-answer by the kill
+    except (OSError, ValueError, http.client.HTTPException) as error:
+        # refused, reset, or cut off by the kill: before the status line (RemoteDisconnected, an
+        # OSError) or after it, mid-body (IncompleteRead, an HTTPException). Either way the client
+        # cannot know whether the bot stored it, like a survey tool whose request timed out.
         return None, repr(error)
 
 
