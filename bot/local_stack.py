@@ -54,10 +54,6 @@ def seed_workspace(simulator: SlackSimulator, policy: Policy) -> None:
         )
 
 
-def _cannot_wait(seconds: float) -> None:
-    raise AssertionError("a pacer with max_wait=0 never sleeps")
-
-
 class LocalStack:
     def __init__(
         self,
@@ -89,10 +85,12 @@ class LocalStack:
             port=0,
             source="the local stack",
         )
-        # Time here is `clock`, which only moves when told: pacing cannot wait for it, so a post
-        # that would go too fast is left for later (as a real 429 would be), never slept on.
-        pacer = ChannelPacer(clock=lambda: clock().timestamp(), sleep=_cannot_wait, max_wait=0)
-        self.runtime: Runtime = build_runtime(self.settings, policy, clock=clock, pacer=pacer)
+        # Time here is `clock`, which only moves when told: a post that would go too fast is left
+        # for the sweep after the clock has moved past its slot.
+        pacer = ChannelPacer(clock=lambda: clock().timestamp())
+        self.runtime: Runtime = build_runtime(
+            self.settings, policy, clock=clock, pacer=pacer, come_back_later=False
+        )
         self.server = HttpServer(self.runtime.wsgi, host="127.0.0.1", port=0).start_in_thread()
         self.slack = self.simulator.driver(f"{self.server.url}/slack/events")
 

@@ -26,7 +26,8 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.sla_sweep import DeadlineSweeper
 from bot.slack.pacing import ChannelPacer
-from bot.slack.publisher import Publisher, PublishQueue
+from bot.slack.publish_queue import PublishQueue
+from bot.slack.publisher import Publisher
 from bot.web import Router
 from handlers import (
     case_buttons,
@@ -155,8 +156,10 @@ def build_runtime(
     clock: Clock = utc_now,
     sweep_seconds: float = 15.0,
     pacer: ChannelPacer | None = None,
+    come_back_later: bool = True,
 ) -> Runtime:
-    """`pacer` defaults to real time; a simulated workspace passes one on its own clock."""
+    """`pacer` defaults to real time. A simulated workspace passes one on its own clock and
+    `come_back_later=False`: paced work then waits for a sweep, not for real seconds."""
     settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     database = Database(settings.database_url)
     repository = Repository(database, SlaPlanner(policy))
@@ -170,7 +173,7 @@ def build_runtime(
         alerts=AdminAlerts(database),
         pacer=pacer,
     )
-    queue = PublishQueue(publisher)
+    queue = PublishQueue(publisher, come_back_later=come_back_later)
 
     def after_intake(outcome: IntakeOutcome) -> None:
         queue.request(outcome.case_id)

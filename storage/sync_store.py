@@ -86,6 +86,14 @@ class SyncStore:
         with self.database.transaction() as session:
             session.execute(update(Case).where(Case.id == case_id).values(**values))
 
+    def defer_case(self, case_id: int, retry_at: datetime) -> None:
+        """Give the case back to be synced at `retry_at` (posting faster would exceed Slack's
+        pace); its error and failure count stay as they were: being paced is not failing."""
+        with self.database.transaction() as session:
+            session.execute(
+                update(Case).where(Case.id == case_id).values(sync_lease_until=None, sync_retry_at=retry_at)
+            )
+
     def failures(self, case_id: int) -> int:
         with self.database.transaction() as session:
             return session.scalar(select(Case.sync_failures).where(Case.id == case_id)) or 0
@@ -173,6 +181,17 @@ class SyncStore:
             )
             return [_delivery_record(row) for row in session.scalars(query.limit(200))]
 
+    def next_notice_at(self, now: datetime) -> datetime | None:
+        """When the first case-less delivery now waiting (paced, or after a 429) is due."""
+        with self.database.transaction() as session:
+            return session.scalar(
+                select(func.min(Delivery.retry_at)).where(
+                    Delivery.case_id.is_(None),
+                    Delivery.status == DeliveryStatus.PENDING,
+                    Delivery.retry_at > now,
+                )
+            )
+
     def lease_delivery(self, delivery_id: int, now: datetime, seconds: float) -> bool:
         with self.database.transaction() as session:
             statement = (
@@ -212,6 +231,13 @@ class SyncStore:
                 update(Delivery)
                 .where(Delivery.id == delivery_id)
                 .values(status=DeliveryStatus.SKIPPED, last_error=reason[:500], lease_until=None)
+            )
+
+    def defer_delivery(self, delivery_id: int, retry_at: datetime) -> None:
+        """Give a leased delivery back, to be sent at `retry_at`; no error: it was only paced."""
+        with self.database.transaction() as session:
+            session.execute(
+                update(Delivery).where(Delivery.id == delivery_id).values(lease_until=None, retry_at=retry_at)
             )
 
     def mark_attempt_failed(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
@@ -17,37 +16,94 @@ from tests.factories import payload
 class Time:
     def __init__(self) -> None:
         self.now = 1000.0
-        self.slept: list[float] = []
 
     def clock(self) -> float:
         return self.now
 
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 3))
-        self.now += seconds
+
+def waits(pacer: ChannelPacer, channel: str, keys: list[str]) -> list[float | None]:
+    """For each key in turn: None when it may post now, else the seconds until its slot."""
+    result: list[float | None] = []
+    for key in keys:
+        try:
+            pacer.before_post(channel, key)
+            result.append(None)
+        except MustWait as wait:
+            result.append(round(wait.seconds, 3))
+    return result
 
 
-def test_a_burst_goes_at_once_then_one_post_per_second_per_channel():
+def test_a_burst_goes_at_once_then_each_later_post_gets_the_next_one_second_slot():
     time = Time()
-    pacer = ChannelPacer(per_second=1, burst=5, clock=time.clock, sleep=time.sleep)
-    for _ in range(7):
-        pacer.before_post("C1")
-    assert time.slept == [1.0, 1.0]
-    pacer.before_post("C2")  # another channel has its own pace
-    assert time.slept == [1.0, 1.0]
+    pacer = ChannelPacer(per_second=1, burst=5, clock=time.clock)
+    keys = [f"case:{n}" for n in range(8)]
+    assert waits(pacer, "C1", keys) == [None] * 5 + [1.0, 2.0, 3.0]
+    assert waits(pacer, "C2", ["case:99"]) == [None]  # another channel has its own pace
 
 
-def test_retry_after_holds_the_channel_and_a_long_hold_defers_the_work():
+def test_a_booked_slot_is_kept_and_taken_when_its_caller_comes_back():
     time = Time()
-    pacer = ChannelPacer(clock=time.clock, sleep=time.sleep, max_wait=5)
-    pacer.hold("C1", 3)
-    pacer.before_post("C1")
-    assert time.slept == [3.0]
-    pacer.hold("C1", 30)
-    with pytest.raises(MustWait) as waited:
-        pacer.before_post("C1")
-    assert waited.value.seconds == pytest.approx(30)
-    pacer.before_post("C2")
+    pacer = ChannelPacer(per_second=1, burst=1, clock=time.clock)
+    assert waits(pacer, "C1", ["a", "b", "c"]) == [None, 1.0, 2.0]
+    time.now += 0.5
+    assert waits(pacer, "C1", ["b"]) == [0.5]  # too early: same slot, not a new one
+    time.now += 0.5
+    assert waits(pacer, "C1", ["b"]) == [None]
+    assert waits(pacer, "C1", ["d"]) == [2.0]  # behind c, which is still booked
+    time.now += 1
+    assert waits(pacer, "C1", ["c"]) == [None]  # c was not overtaken
+
+
+def test_a_post_that_reached_slack_late_moves_the_later_slots_with_it():
+    """Slack counts a post when it arrives: if the first of a burst took 0.4 s to get there (a
+    slow database write before it), the post after the burst must not come 0.4 s early."""
+    time = Time()
+    pacer = ChannelPacer(per_second=1, burst=2, clock=time.clock)
+    assert waits(pacer, "C1", ["first"]) == [None]
+    time.now += 0.4
+    pacer.posted("C1")
+    assert waits(pacer, "C1", ["second", "third"]) == [None, 1.0]  # 1.4 s after the first was asked
+
+
+def test_slots_nobody_came_back_for_are_forgotten():
+    time = Time()
+    pacer = ChannelPacer(per_second=1, burst=1, clock=time.clock)
+    waits(pacer, "C1", ["a", "abandoned"])
+    time.now += 120
+    assert waits(pacer, "C1", ["abandoned", "next"]) == [None, 1.0]  # asks afresh; burst refilled
+
+
+def test_callers_back_late_for_their_slots_never_add_up_to_more_than_a_burst():
+    """The worker was busy (a slow Slack call): five booked posts come back ten seconds late,
+    together with five new ones. Slack would allow a burst of five then, not ten."""
+    time = Time()
+    pacer = ChannelPacer(per_second=1, burst=5, clock=time.clock)
+
+    def go(keys: list[str]) -> list[float | None]:
+        result = waits(pacer, "C1", keys)
+        for wait in result:
+            if wait is None:
+                pacer.posted("C1")
+        return result
+
+    booked = [f"b{n}" for n in range(5)]
+    assert go([f"a{n}" for n in range(5)] + booked) == [None] * 5 + [1.0, 2.0, 3.0, 4.0, 5.0]
+    time.now += 10
+    assert go(booked) == [None] * 5  # a burst's worth after a quiet spell
+    assert go([f"n{n}" for n in range(5)]) == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_retry_after_holds_the_channel_then_the_waiting_posts_go_first_one_per_second():
+    time = Time()
+    pacer = ChannelPacer(per_second=1, burst=5, clock=time.clock)
+    waits(pacer, "C1", [f"k{n}" for n in range(7)])  # k5 and k6 booked slots at +1 s and +2 s
+    pacer.hold("C1", 30, first="k4")  # k4's post was the one Slack refused
+    assert waits(pacer, "C1", ["new", "k6", "k5", "k4"]) == [33.0, 32.0, 31.0, 30.0]
+    assert waits(pacer, "C2", ["other"]) == [None]
+    time.now += 30
+    assert waits(pacer, "C1", ["new", "k5", "k4"]) == [3.0, 1.0, None]  # no burst after a 429
+    time.now += 1
+    assert waits(pacer, "C1", ["k5", "k6"]) == [None, 1.0]
 
 
 def refusal(status: int, error: str, headers: dict[str, str] | None = None) -> SlackApiError:

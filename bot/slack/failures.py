@@ -10,8 +10,6 @@ from enum import StrEnum
 
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.pacing import MustWait
-
 HINTS = {
     "not_in_channel": "invite the bot to the channel: type `/invite @closeloop` in <#{channel}>",
     "channel_not_found": "channel {channel} does not exist or is private — check its id in the policy file",
@@ -39,7 +37,7 @@ NEEDS_ADMIN = {
     "team_access_not_granted",
     "ekm_access_denied",
 }
-SendError = (SlackApiError, OSError, MustWait)  # OSError covers timeouts and refused connections
+SendError = (SlackApiError, OSError)  # OSError covers timeouts and refused connections
 ADMIN_RETRY = timedelta(minutes=15)  # a fix we cannot observe (unarchived, new token) is found by then
 
 
@@ -58,8 +56,6 @@ class Failure:
 
 
 def classify(error: Exception, channel: str | None) -> Failure:
-    if isinstance(error, MustWait):
-        return Failure("ratelimited", f"ratelimited: {error}", Kind.TRANSIENT, error.seconds)
     if not isinstance(error, SlackApiError):
         return Failure("unreachable", f"Slack unreachable ({type(error).__name__})", Kind.TRANSIENT)
     code = str(error.response.get("error", "unknown_error"))

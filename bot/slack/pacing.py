@@ -1,8 +1,13 @@
 """Posting at Slack's pace: about one message per second per channel, with short bursts, and
 nothing at all to a channel while Slack has told us to wait (HTTP 429 `Retry-After`).
 
+Nothing here sleeps. A post that would go too fast is given the next free slot of its channel
+(booked under the caller's key) and refused with `MustWait`; the caller comes back when the slot
+is due and goes at once. So one busy channel never holds a publisher thread, and with it every
+other channel's posts and updates, while posts in a channel keep their order.
+
 In-process and per channel. Several bot processes each keep their own pace; a 429 that results
-is honoured like any other. `sleep` and `clock` are injected so tests move time instead of waiting.
+is honoured like any other. `clock` is injected so tests move time instead of waiting.
 """
 
 from __future__ import annotations
@@ -10,69 +15,93 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+EARLY = 0.05  # a caller woken this much before its slot (timer granularity) may still go
+FORGOTTEN = 60.0  # a booked slot unused for this long was abandoned (the work went elsewhere)
 
 
 class MustWait(Exception):
-    """The channel is held longer than is worth blocking for: leave the work for a later sweep."""
+    """Not now: come back in `seconds`. Nothing was sent, so nothing is uncertain."""
 
     def __init__(self, channel: str, seconds: float) -> None:
-        super().__init__(f"{channel}: Slack asked us to wait {seconds:.0f} s")
+        super().__init__(f"{channel}: posting again in {seconds:.1f} s")
         self.channel = channel
         self.seconds = seconds
 
 
 @dataclass
-class _Bucket:
-    tokens: float
-    updated: float
+class _Channel:
+    next_slot: float  # the plan: when the next post beyond the burst may go
+    sent: float  # the same schedule counted from when posts came back, as Slack saw them
     held_until: float = 0.0
+    booked: dict[str, float] = field(default_factory=dict)  # key -> slot time, in slot order
 
 
 class ChannelPacer:
+    """A token bucket per channel, kept as a schedule (GCRA): a channel may run up to `burst - 1`
+    intervals ahead of its schedule, so a quiet channel posts a burst at once, then one per
+    interval. Posts are counted both when they are allowed (the plan, which hands out slots)
+    and when they come back (what Slack saw); a post goes only when both have room."""
+
     def __init__(
         self,
         *,
         per_second: float = 1.0,
         burst: int = 5,
-        max_wait: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.per_second = per_second
-        self.burst = burst
-        self.max_wait = max_wait
+        self.interval = 1.0 / per_second
+        self.ahead = (burst - 1) * self.interval  # how far ahead of its schedule a channel may run
         self.clock = clock
-        self.sleep = sleep
-        self._buckets: dict[str, _Bucket] = {}
+        self._channels: dict[str, _Channel] = {}
         self._lock = threading.Lock()
 
-    def _reserve(self, channel: str) -> float:
-        """Take a slot; how long to wait before using it (it may be in the future)."""
+    def _state(self, channel: str, now: float) -> _Channel:
+        return self._channels.setdefault(channel, _Channel(next_slot=now, sent=now))
+
+    def before_post(self, channel: str, key: str) -> None:
+        """Return when a post to `channel` may go now; else book the next slot for `key` and
+        raise `MustWait` with the time until it. Coming back with the same key at that time goes."""
         with self._lock:
             now = self.clock()
-            bucket = self._buckets.setdefault(channel, _Bucket(float(self.burst), now))
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.per_second)
-            bucket.updated = now
-            wait = max(0.0, bucket.held_until - now)
-            if bucket.tokens < 1:
-                wait = max(wait, (1 - bucket.tokens) / self.per_second)
-            if wait > self.max_wait:
-                raise MustWait(channel, wait)
-            bucket.tokens -= 1
-            return wait
+            state = self._state(channel, now)
+            state.booked = {k: t for k, t in state.booked.items() if t > now - FORGOTTEN}
+            slot = state.booked.get(key)
+            if slot is not None:
+                # Its slot is in the plan; it may still have to wait if posts before it came
+                # back later than planned (a slow call, a caller back late for its own slot).
+                room_at = state.sent - self.ahead
+                if slot > now + EARLY or room_at > now:
+                    raise MustWait(channel, max(slot, room_at) - now)
+                del state.booked[key]
+                return
+            start = max(state.next_slot, state.sent, now)
+            free_at = start - self.ahead
+            state.next_slot = start + self.interval
+            if free_at <= now:
+                return
+            state.booked[key] = free_at
+            raise MustWait(channel, free_at - now)
 
-    def before_post(self, channel: str) -> None:
-        """Block until a post to `channel` is within pace (a second or so at most)."""
-        wait = self._reserve(channel)
-        if wait > 0:
-            self.sleep(wait)
-
-    def hold(self, channel: str, seconds: float) -> None:
-        """Slack said 429 with Retry-After: nothing to this channel for `seconds`."""
+    def posted(self, channel: str) -> None:
+        """A post to `channel` just came back. Slack counted it on arrival, at the latest now,
+        which may be later than planned (a slow database write or network in between)."""
         with self._lock:
             now = self.clock()
-            bucket = self._buckets.setdefault(channel, _Bucket(0.0, now))
-            bucket.held_until = max(bucket.held_until, now + seconds)
-            bucket.tokens = 0.0
-            bucket.updated = now
+            state = self._state(channel, now)
+            state.sent = max(state.sent, now) + self.interval
+
+    def hold(self, channel: str, seconds: float, *, first: str | None = None) -> None:
+        """Slack said 429 with Retry-After: nothing to this channel for `seconds`, then one post
+        per interval (no burst): `first` (the refused post), then the booked ones in order."""
+        with self._lock:
+            now = self.clock()
+            state = self._state(channel, now)
+            state.held_until = max(state.held_until, now + seconds)
+            state.sent = state.held_until + self.ahead
+            waiting = sorted(state.booked, key=state.booked.__getitem__)
+            if first is not None:
+                waiting = [first, *(key for key in waiting if key != first)]
+            state.booked = {key: state.held_until + i * self.interval for i, key in enumerate(waiting)}
+            state.next_slot = state.sent + len(waiting) * self.interval

@@ -10,9 +10,7 @@ next sweep: nothing is lost when Slack is down.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +25,7 @@ from bot.slack.deadline_text import assigned_dm, escalation_dm, reminder_dm
 from bot.slack.failures import ADMIN_RETRY, Failure, Kind, SendError, backoff, classify, explain
 from bot.slack.links import WorkspaceLinks
 from bot.slack.notices import announcement, moved_notice, promoter_notice, thread_reply
-from bot.slack.pacing import ChannelPacer
+from bot.slack.pacing import ChannelPacer, MustWait
 from storage.admin_alerts import AdminAlerts
 from storage.records import CaseSnapshot, DeliveryRecord, EventRecord
 from storage.repository import Repository
@@ -67,15 +65,16 @@ class Publisher:
         self.pacer = pacer or ChannelPacer()
         self.links = links or WorkspaceLinks(client)
         self.alerts = alerts
+        # Told when pacing put work off (case id, or None for notices; seconds): the queue comes
+        # back then instead of leaving it to the next sweep.
+        self.on_deferred: Callable[[int | None, float], None] = lambda _case_id, _seconds: None
 
     # ---- when Slack says no -------------------------------------------------------------------
 
     def _retry_at(self, failure: Failure, channel: str | None, failures: int) -> datetime:
-        """When to try again; a 429 holds the whole channel, a problem for an admin alerts them."""
+        """When to try again (a 429: when Slack said); a problem for an admin alerts them."""
         now = self.clock()
         if failure.retry_after is not None:
-            if channel:
-                self.pacer.hold(channel, failure.retry_after)
             return now + timedelta(seconds=failure.retry_after)
         if failure.kind == Kind.NEEDS_ADMIN:
             self._alert_admins(failure, channel)
@@ -109,18 +108,28 @@ class Publisher:
 
     # ---- sending, and finding what an uncertain send may already have posted ------------------
 
-    def _post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> tuple[str, str]:
+    def _post(
+        self, channel: str, message: Message, *, key: str, thread_ts: str | None = None
+    ) -> tuple[str, str]:
         """(channel, ts) of the new message; for a direct message the channel is the DM's id.
-        Callers pace first (`self.pacer.before_post`), before recording an attempt."""
-        response = self.client.chat_postMessage(
-            channel=channel,
-            text=message.text,
-            blocks=message.blocks,
-            thread_ts=thread_ts,
-            metadata=message.metadata,
-            unfurl_links=False,
-            unfurl_media=False,
-        )
+        Callers pace first (`self.pacer.before_post(channel, key)`, which may defer the work),
+        before recording an attempt."""
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel,
+                text=message.text,
+                blocks=message.blocks,
+                thread_ts=thread_ts,
+                metadata=message.metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            retry_after = classify(exc, channel).retry_after
+            if retry_after is not None:  # Slack limits posts per channel: hold this one, not others
+                self.pacer.hold(channel, retry_after, first=key)
+            raise
+        self.pacer.posted(channel)
         return str(response["channel"]), str(response["ts"])
 
     def _find_posted(
@@ -183,21 +192,28 @@ class Publisher:
             return False  # another worker has it; it will see our change too
         channel = case.slack_channel or self._channel_of(case.department)
         failure: Failure | None = None
+        paced: list[float] = []  # seconds until each post that pacing put off may go
         try:
             try:
                 case = self._sync_message(case)
                 owed = self.store.pending_deliveries(case_id=case_id, now=self.clock())
-            except SendError as exc:
-                # The channel may be broken (archived, bot removed): direct messages do not need
-                # it, and an escalation matters most exactly then.
-                failure = classify(exc, channel)
+            except (*SendError, MustWait) as exc:
+                # The channel may be broken (archived, bot removed) or busy: direct messages do
+                # not need it, and an escalation matters most exactly then.
+                if isinstance(exc, MustWait):
+                    paced.append(exc.seconds)
+                else:
+                    failure = classify(exc, channel)
                 owed = [
                     d
                     for d in self.store.pending_deliveries(case_id=case_id, now=self.clock())
                     if d.kind in DM_KINDS
                 ]
             for delivery in owed:
-                self._deliver(delivery, case)
+                try:
+                    self._deliver(delivery, case)
+                except MustWait as wait:  # its channel is busy; later ones there book later slots
+                    paced.append(wait.seconds)
         except SendError as exc:
             failure = failure or classify(exc, channel)
         finally:
@@ -207,8 +223,17 @@ class Publisher:
                 log.warning(
                     "case #%s: not all sent to Slack (%s); retrying at %s", case_id, failure.reason, retry_at
                 )
-            self.store.release_case(case_id, error=failure.reason if failure else None, retry_at=retry_at)
-        return failure is None
+            if paced:
+                slot = self.clock() + timedelta(seconds=min(paced))
+                retry_at = slot if retry_at is None else min(retry_at, slot)
+            if failure is None and retry_at is not None:
+                self.store.defer_case(case_id, retry_at)  # only paced: not a failure, nothing to log
+            else:
+                self.store.release_case(case_id, error=failure.reason if failure else None, retry_at=retry_at)
+        come_back = paced + ([failure.retry_after] if failure and failure.retry_after is not None else [])
+        if come_back:
+            self.on_deferred(case_id, min(come_back))  # soon, rather than at the next sweep
+        return failure is None and not paced
 
     def _sync_message(self, case: CaseSnapshot) -> CaseSnapshot:
         while case.slack_ts is None or case.message_version < case.version:
@@ -243,9 +268,10 @@ class Publisher:
             )
             shows = 0  # posted by an earlier attempt, from whatever the case was then: edit it
         if ts is None:
-            self.pacer.before_post(channel)  # may defer: then nothing was sent, nothing is uncertain
+            key = f"case:{case.id}"
+            self.pacer.before_post(channel, key)  # may defer: then nothing was sent yet
             self.store.note_post_attempt(case.id)
-            _, ts = self._post(channel, message)
+            _, ts = self._post(channel, message, key=key)
             shows = case.version
         if not self.store.mark_posted(case.id, case.department, channel, ts, shows):
             # The case was re-routed while we posted: this message points to its new home.
@@ -281,6 +307,7 @@ class Publisher:
         marked = replace(
             message, metadata={"event_type": DELIVERY_EVENT, "event_payload": {"delivery_id": delivery.id}}
         )
+        target = channel  # a DM goes to the user id: one pace per person, whatever the DM's id
         try:
             ts = None
             if delivery.attempts > 0:
@@ -296,9 +323,10 @@ class Publisher:
                     since=delivery.created_at,
                 )
             if ts is None:
-                self.pacer.before_post(channel)
+                key = f"delivery:{delivery.id}"
+                self.pacer.before_post(target, key)
                 self.store.note_delivery_attempt(delivery.id)
-                channel, ts = self._post(channel, marked, thread_ts=thread_ts)
+                channel, ts = self._post(target, marked, key=key, thread_ts=thread_ts)
         except SendError as exc:
             self._failed(delivery, exc, channel)
             return
@@ -359,20 +387,30 @@ class Publisher:
 
     def deliver_notices(self) -> None:
         """Promoter notices belong to no case, so they are leased one by one."""
-        for delivery in self.store.pending_deliveries(case_id=None, now=self.clock()):
-            if not self.store.lease_delivery(delivery.id, self.clock(), self.lease_seconds):
-                continue
-            feedback = self.repository.feedback(delivery.feedback_id)
-            channel = self._channel_of(feedback.department)
-            try:
-                self._send_delivery(delivery, channel, promoter_notice(feedback, self.policy), thread_ts=None)
-            except SendError as exc:
-                log.warning(
-                    "notice for response %s not sent (%s); will retry",
-                    feedback.external_id,
-                    explain(exc, channel),
-                )
-                return  # Slack is slowing us down or away: the rest waits for the next sweep
+        try:
+            for delivery in self.store.pending_deliveries(case_id=None, now=self.clock()):
+                if not self.store.lease_delivery(delivery.id, self.clock(), self.lease_seconds):
+                    continue
+                feedback = self.repository.feedback(delivery.feedback_id)
+                channel = self._channel_of(feedback.department)
+                try:
+                    self._send_delivery(
+                        delivery, channel, promoter_notice(feedback, self.policy), thread_ts=None
+                    )
+                except MustWait as wait:  # paced: its slot is booked; other channels may go now
+                    self.store.defer_delivery(delivery.id, self.clock() + timedelta(seconds=wait.seconds))
+                except SendError as exc:
+                    log.warning(
+                        "notice for response %s not sent (%s); will retry",
+                        feedback.external_id,
+                        explain(exc, channel),
+                    )
+                    return  # Slack is slowing us down or away: the rest waits
+        finally:
+            now = self.clock()
+            due = self.store.next_notice_at(now)  # the first paced or rate-limited one
+            if due is not None:
+                self.on_deferred(None, (due - now).total_seconds())
 
     def sweep(self) -> int:
         """Catch up on everything owed (after a restart, a Slack outage, a lost race). One case's
@@ -406,72 +444,3 @@ def moot_reason(delivery: DeliveryRecord, event: EventRecord, case: CaseSnapshot
 
 def _as_kwargs(message: Message) -> dict[str, Any]:
     return {"text": message.text, "blocks": message.blocks}
-
-
-class PublishQueue:
-    """Runs publisher work on one background thread so acks and intake never wait on Slack.
-
-    `wait_idle` lets tests and the demo wait for the work they caused, without sleeping.
-    """
-
-    def __init__(self, publisher: Publisher) -> None:
-        self.publisher = publisher
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="closeloop-publish")
-        self._idle = threading.Condition()
-        self._in_flight = 0
-        self._queued_cases: set[int | None] = set()
-        self._sweep_queued = False
-
-    def request(self, case_id: int | None) -> None:
-        """Sync one case soon; None means the case-less notices."""
-        with self._idle:
-            if case_id in self._queued_cases:
-                return
-            self._queued_cases.add(case_id)
-            self._in_flight += 1
-        self._executor.submit(self._run, case_id)
-
-    def request_sweep(self) -> None:
-        """Sweep soon; a sweep already waiting to run covers this request too."""
-        with self._idle:
-            if self._sweep_queued:
-                return
-            self._sweep_queued = True
-            self._in_flight += 1
-        self._executor.submit(self._run_sweep)
-
-    def _run(self, case_id: int | None) -> None:
-        with self._idle:
-            self._queued_cases.discard(case_id)
-        try:
-            if case_id is None:
-                self.publisher.deliver_notices()
-            else:
-                self.publisher.sync_case(case_id)
-        except Exception:
-            log.exception("publishing case %s failed; the next sweep retries", case_id)
-        finally:
-            self._done()
-
-    def _run_sweep(self) -> None:
-        with self._idle:
-            self._sweep_queued = False
-        try:
-            self.publisher.sweep()
-        except Exception:
-            log.exception("sweep failed; it runs again at the next interval")
-        finally:
-            self._done()
-
-    def _done(self) -> None:
-        with self._idle:
-            self._in_flight -= 1
-            self._idle.notify_all()
-
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        with self._idle:
-            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
-
-    def shutdown(self) -> None:
-        """Finish what is running; what is only queued stays owed in the database for next time."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
