@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bot.domain.business_time import (
     BusinessHours,
     add_working_time,
+    as_working_time,
     is_working_time,
     working_time_between,
 )
@@ -483,3 +484,11 @@ def test_agrees_with_reading_the_office_clock(scenario):
     assert [is_working_time(moment, hours) for moment in moments] == working
     end = start + SPAN_QUARTERS * QUARTER
     assert working_time_between(start, end, hours) == sum(working) * QUARTER
+
+
+def test_a_policy_day_is_one_working_day_and_the_rest_counts_as_written():
+    office = BusinessHours("Europe/London", WEEKDAYS, time(9), time(17, 30))
+    assert as_working_time(timedelta(days=1), office) == 8 * H + 30 * M
+    assert as_working_time(timedelta(days=3, hours=4), office) == 3 * (8 * H + 30 * M) + 4 * H
+    assert as_working_time(90 * M, office) == 90 * M
+    assert as_working_time(timedelta(days=2), None) == 48 * H  # no business hours: real days

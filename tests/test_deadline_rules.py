@@ -177,6 +177,20 @@ def test_business_hours_stop_the_clock(policy):
     assert case.claim_due_at == datetime(2026, 12, 29, 10, 30, tzinfo=UTC)
 
 
+def test_under_business_hours_a_day_is_a_working_day(policy):
+    # billing: Mon–Fri 09:00–17:30 London, so a day is 8 h 30 min of work. A detractor's first
+    # contact (1d) arriving Friday 16:30 is due Monday 16:30; its close (3d), Wednesday 16:30:
+    # the same time of day, one and three working days later, not 24 and 72 working hours.
+    friday = datetime(2026, 11, 27, 16, 30, tzinfo=UTC)
+    case = a_case(policy, department="billing", created_at=friday)
+    assert case.contact_due_at == datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
+    assert case.close_due_at == datetime(2026, 12, 2, 16, 30, tzinfo=UTC)
+    # On a Saturday nothing runs until Monday 09:00: one working day ends Monday 17:30.
+    saturday = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
+    case = a_case(policy, department="billing", created_at=saturday)
+    assert case.contact_due_at == datetime(2026, 11, 30, 17, 30, tzinfo=UTC)
+
+
 # ---- what a case's state calls for --------------------------------------------------------------
 
 

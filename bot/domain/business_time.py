@@ -62,6 +62,21 @@ class BusinessHours:
         if not self.start < self.end:
             raise ValueError(f"the working window must start before it ends, got {self.start}–{self.end}")
 
+    @property
+    def working_day(self) -> timedelta:
+        """The window's length on the wall clock: what one day means on this calendar."""
+        return datetime.combine(date.min, self.end) - datetime.combine(date.min, self.start)
+
+
+def as_working_time(duration: timedelta, hours: BusinessHours | None) -> timedelta:
+    """A duration from the policy, in working time: each whole day in it (`1d`, or `24h`) is one
+    working day, as an admin who writes "first contact within 1 day" means; the rest counts as
+    written. So with 09:00–17:30 hours, `1d` is 8 h 30 min and `1d4h` is 12 h 30 min of work."""
+    if hours is None:
+        return duration
+    days, rest = divmod(duration, _ONE_DAY)
+    return days * hours.working_day + rest
+
 
 def add_working_time(start: datetime, duration: timedelta, hours: BusinessHours | None) -> datetime:
     """The moment `duration` of working time after `start`, in UTC.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from bot.domain.business_time import BusinessHours, add_working_time, working_time_between
+from bot.domain.business_time import BusinessHours, add_working_time, as_working_time, working_time_between
 from bot.policy import Policy
 from bot.policy_sla import DeadlineRule, PriorityRule
 from storage.records import CaseSnapshot, DeadlineRecord, DeadlineSpec, DueDates, Firing, SweepDecision
@@ -97,7 +97,7 @@ def due_dates(policy: Policy, case: CaseSnapshot) -> DueDates:
     start = case.created_at
 
     def due(length: timedelta | None) -> datetime | None:
-        return add_working_time(start, length, hours) if length is not None else None
+        return add_working_time(start, as_working_time(length, hours), hours) if length is not None else None
 
     return DueDates(claim=due(rule.claim), first_contact=due(rule.first_contact), close=due(rule.close))
 
@@ -154,7 +154,7 @@ def plan(policy: Policy, case: CaseSnapshot) -> list[DeadlineSpec]:
     def chain(step: Step, due: datetime) -> None:
         specs.append(DeadlineSpec(DeadlineKind.ESCALATION, step, 1, None, due))
         if second is not None:
-            later = add_working_time(due, second.after, hours)
+            later = add_working_time(due, as_working_time(second.after, hours), hours)
             specs.append(DeadlineSpec(DeadlineKind.ESCALATION, step, 2, None, later))
 
     for step in open_steps(case):
@@ -271,7 +271,8 @@ class SlaPlanner:
         rule = deadline_rule(self.policy, _facts(case))
         if rule is None or rule.close is None:
             return None
-        return add_working_time(start, rule.close, business_hours(self.policy, case.department))
+        hours = business_hours(self.policy, case.department)
+        return add_working_time(start, as_working_time(rule.close, hours), hours)
 
     def plan(self, case: CaseSnapshot) -> list[DeadlineSpec]:
         return plan(self.policy, case)
