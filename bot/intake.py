@@ -19,8 +19,8 @@ from pydantic import (
     StrictStr,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from bot.domain.deadlines import CaseFacts, raised_priority
@@ -99,12 +99,19 @@ class FeedbackIn(BaseModel):
             raise ValueError("must be between 2000 and 2100")
         return value
 
-    @model_validator(mode="after")
-    def _score_in_range(self) -> FeedbackIn:
-        scale = SCALES[self.survey]
-        if not scale.low <= self.score <= scale.high:
-            raise ValueError(f"score: must be from {scale.low} to {scale.high} for {self.survey.value}")
-        return self
+    @field_validator("score")
+    @classmethod
+    def _score_in_range(cls, score: int, info: ValidationInfo) -> int:
+        """A field validator, not a model one: pydantic runs model validators only once every
+        field is valid, so a bad email would hide a bad score and cost integrators a round trip.
+        `survey` is declared before `score`, so it is already in `info.data` when valid."""
+        survey = info.data.get("survey")
+        if survey is None:
+            return score  # the survey's own error is reported; its scale is unknown
+        scale = SCALES[survey]
+        if not scale.low <= score <= scale.high:
+            raise ValueError(f"must be from {scale.low} to {scale.high} for {survey.value}")
+        return score
 
 
 class IntakeRejected(Exception):

@@ -196,6 +196,16 @@ class Policy(_Strict):
                         f"sla.deadlines[{index}].department: {name!r} is not a department "
                         f"— use one of: {known}"
                     )
+        if self.sla is not None:
+            # A missed deadline is escalated to the case's department's managers first; with none
+            # the escalation reaches nobody (the sweep only logs it), so a deadline could pass unseen.
+            for index, department in enumerate(self.departments):
+                if not department.managers:
+                    problems.append(
+                        f"departments[{index}].managers: empty, but missed deadlines (the sla section) "
+                        "are escalated to the department's managers — list at least one member id "
+                        "(U…) who hears of missed deadlines, e.g. managers: [U0123ABCD]"
+                    )
         if self.permissions.claim == "department":
             for index, department in enumerate(self.departments):
                 if not department.members:
@@ -251,22 +261,78 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return text or "(top level)"
 
 
-_FIXES = {
-    "missing": "add it",
-    "extra_forbidden": "remove it or check its spelling",
-    "list_type": "write a list, e.g. [a, b]",
-    "enum": "",
-    "int_parsing": "write a whole number",
-    "string_pattern_mismatch": "use lower-case letters, digits, '-' or '_' (e.g. support)",
-    "too_short": "add at least one entry",
+class _Context(dict[str, Any]):
+    """Template values; a placeholder an error lacks stays visible instead of raising KeyError."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+# How an admin is told about each kind of pydantic error: (problem, fix) by (error type, field
+# with list indexes left out); the field "" is the fallback for the type. A None problem keeps
+# pydantic's own message. Templates take the error's ctx ({max_length}, {le}, …), {input},
+# {length} (of the input) and {example} (the input turned into a valid name).
+_WORDING: dict[tuple[str, str], tuple[str | None, str]] = {
+    ("missing", ""): (None, "add it"),
+    ("extra_forbidden", ""): (None, "remove it or check its spelling"),
+    ("list_type", ""): (None, "write a list, e.g. [a, b]"),
+    ("int_parsing", ""): (None, "write a whole number"),
+    ("too_short", ""): (None, "add at least one entry"),
+    ("too_long", ""): (None, "remove entries to keep at most {max_length}"),
+    ("string_too_long", ""): (None, "shorten it to at most {max_length} characters"),
+    ("less_than_equal", ""): (None, "use {le} or less"),
+    ("greater_than_equal", ""): (None, "use {ge} or more"),
+    # The only pattern in the policy is Name; pydantic would show the regex.
+    ("string_pattern_mismatch", ""): (
+        "{input!r} is not a valid name",
+        "names are lower-case keys of at most 50 letters, digits, '-' or '_', e.g. {example}",
+    ),
+    # A newer closeloop's file, or a typo: either way this one cannot read it.
+    ("less_than_equal", "version"): (
+        "{input} is not supported",
+        "this closeloop reads policy version 1; set version: 1",
+    ),
+    ("greater_than_equal", "version"): (
+        "{input} is not supported",
+        "this closeloop reads policy version 1; set version: 1",
+    ),
 }
+for _options in ("root_causes", "remedies"):
+    # Both are shown in a Slack menu (static_select): at most 100 options of 75 characters each.
+    _WORDING[("string_too_long", _options)] = (
+        "{length} characters, but it is shown as a Slack menu option, which takes at most {max_length}",
+        "shorten it",
+    )
+    _WORDING[("string_too_short", _options)] = ("empty", "write the option's text, or remove the entry")
+    _WORDING[("too_long", _options)] = (
+        "{actual_length} entries, but they are shown in a Slack menu, which holds at most {max_length}",
+        "merge or remove some",
+    )
+
+
+def _example_name(value: object) -> str:
+    """The nearest valid department name to what was written, for the fix's example."""
+    text = re.sub(r"[^a-z0-9_-]+", "-", str(value).strip().lower()).strip("-_")[:50]
+    return text or "support"
 
 
 def _describe(error: dict[str, Any]) -> list[str]:
     where = _location(tuple(error["loc"]))
-    message = str(error["msg"]).removeprefix("Value error, ")
-    fix = _FIXES.get(error["type"], "")
-    lines = message.split("\n") if error["type"] == "value_error" else [message]
+    field = re.sub(r"\[\d+\]", "", where)
+    kind = error["type"]
+    problem, fix = _WORDING.get((kind, field)) or _WORDING.get((kind, ""), (None, ""))
+    value = error.get("input")
+    context = _Context(
+        error.get("ctx") or {},
+        input=value,
+        length=len(value) if isinstance(value, str) else "?",
+        example=_example_name(value),
+    )
+    message = (
+        str(error["msg"]).removeprefix("Value error, ") if problem is None else problem.format_map(context)
+    )
+    fix = fix.format_map(context)
+    lines = message.split("\n") if kind == "value_error" else [message]
     result = []
     for line in lines:
         # Cross-field problems already start with their own location.

@@ -55,7 +55,77 @@ def test_unknown_departments_and_fields_are_named_with_fixes(raw_policy):
 def test_options_too_long_for_slack_are_refused(raw_policy):
     raw_policy["root_causes"].append("x" * 76)
     (line,) = problems(raw_policy)
-    assert line.startswith("policy.yml: root_causes[8]:") and "75" in line
+    assert line == (
+        "policy.yml: root_causes[8]: 76 characters, but it is shown as a Slack menu option, "
+        "which takes at most 75 — shorten it"
+    )
+
+
+def test_option_lists_say_why_they_are_limited(raw_policy):
+    raw_policy["remedies"] = [f"Remedy {n}" for n in range(101)]
+    raw_policy["root_causes"][0] = "  "
+    found = problems(raw_policy)
+    assert found == [
+        "policy.yml: root_causes[0]: empty — write the option's text, or remove the entry",
+        "policy.yml: remedies: 101 entries, but they are shown in a Slack menu, which holds at most 100 "
+        "— merge or remove some",
+    ]
+
+
+def test_an_unsupported_version_says_which_one_this_closeloop_reads(raw_policy):
+    raw_policy["version"] = 2
+    assert problems(raw_policy) == [
+        "policy.yml: version: 2 is not supported — this closeloop reads policy version 1; set version: 1"
+    ]
+    raw_policy["version"] = 0
+    assert problems(raw_policy)[0].startswith("policy.yml: version: 0 is not supported — this closeloop")
+
+
+def test_a_name_that_is_not_a_key_is_explained_not_shown_as_a_regex(raw_policy):
+    raw_policy["departments"][1]["name"] = "Billing"
+    raw_policy["routing"]["default_department"] = "Customer Support"
+    found = problems(raw_policy)
+    assert found == [
+        "policy.yml: departments[1].name: 'Billing' is not a valid name — names are lower-case keys of at "
+        "most 50 letters, digits, '-' or '_', e.g. billing",
+        "policy.yml: routing.default_department: 'Customer Support' is not a valid name — names are "
+        "lower-case keys of at most 50 letters, digits, '-' or '_', e.g. customer-support",
+    ]
+
+
+def test_numeric_and_list_limits_come_with_a_fix(raw_policy):
+    raw_policy["announcements"]["quote_max_chars"] = 5
+    raw_policy["routing"]["rules"][0]["score"] = {"min": 0, "max": 11}
+    raw_policy["sla"]["escalation"]["snooze_choices"] = ["1h"] * 11
+    found = problems(raw_policy)
+    assert (
+        "policy.yml: announcements.quote_max_chars: Input should be greater than or equal to 20 "
+        "— use 20 or more" in found
+    )
+    assert (
+        "policy.yml: routing.rules[0].score.max: Input should be less than or equal to 10 — use 10 or less"
+        in found
+    )
+    assert any(
+        p.startswith("policy.yml: sla.escalation.snooze_choices: ")
+        and p.endswith(" — remove entries to keep at most 10")
+        for p in found
+    )
+
+
+@pytest.mark.parametrize("managers", [[], None])
+def test_with_deadlines_every_department_needs_a_manager_to_escalate_to(raw_policy, managers):
+    if managers is None:
+        del raw_policy["departments"][2]["managers"]
+    else:
+        raw_policy["departments"][2]["managers"] = managers
+    assert problems(raw_policy) == [
+        "policy.yml: departments[2].managers: empty, but missed deadlines (the sla section) are escalated "
+        "to the department's managers — list at least one member id (U…) who hears of missed deadlines, "
+        "e.g. managers: [U0123ABCD]"
+    ]
+    del raw_policy["sla"]  # no deadlines, no escalations: a department may do without managers
+    assert parse_policy(raw_policy, "policy.yml").department("product").managers == []
 
 
 def test_broken_yaml_and_missing_files_say_where(tmp_path):

@@ -47,11 +47,24 @@ def test_bad_fields_are_each_named(stack):
     answer = stack.post_feedback(payload(score=11, survey="nps", tags="export", customer={"value": "lots"}))
     assert answer.status == 422
     assert answer.body["error"] == "invalid_feedback"
-    assert set(answer.body["fields"]) == {"tags", "customer.value"}  # score is checked once types are right
+    assert set(answer.body["fields"]) == {"tags", "customer.value", "score"}
     answer = stack.post_feedback(payload(score=11))
     assert answer.body["fields"] == {"score": "must be from 0 to 10 for nps"}
     answer = stack.post_feedback(payload(survey="csat", score=0))
     assert answer.body["fields"] == {"score": "must be from 1 to 5 for csat"}
+
+
+def test_an_out_of_range_score_is_named_with_the_other_bad_fields(stack):
+    """Integrators fix every problem from one answer, not one per round trip."""
+    answer = stack.post_feedback({"id": "r2", "survey": "nps", "score": 11, "customer": {"email": "nope"}})
+    assert answer.status == 422
+    assert answer.body == {
+        "error": "invalid_feedback",
+        "fields": {"score": "must be from 0 to 10 for nps", "customer.email": "is not an email address"},
+    }
+    # An unknown survey has no scale: only the survey is named, the score is not guessed at.
+    answer = stack.post_feedback(payload(survey="ces-2", score=99))
+    assert answer.status == 422 and set(answer.body["fields"]) == {"survey"}
 
 
 def test_wrong_types_sizes_and_bodies_get_clear_4xx(stack):
