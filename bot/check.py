@@ -29,6 +29,11 @@ def channel_problems(client: WebClient, policy: Policy) -> list[str]:
     for channel, used_by in policy_channels(policy).items():
         try:
             info = client.conversations_info(channel=channel)["channel"]
+        except OSError as error:
+            problems.append(
+                f"{channel} ({used_by}): not checked, Slack did not answer ({type(error).__name__})"
+            )
+            continue
         except SlackApiError as error:
             code = error.response.get("error")
             if code == "channel_not_found":
@@ -71,6 +76,15 @@ def run_check(settings: Settings, policy_path: str | None, *, out: Callable[[str
         out(f"✗ SLACK_BOT_TOKEN: Slack said {code} — copy the Bot User OAuth Token again")
         owed_problems(settings, out)  # a dead token is exactly when nothing reaches Slack
         return 1
+    except OSError as error:  # no network, a proxy, DNS, a wrong SLACK_API_URL
+        where = settings.slack_api_url or "https://slack.com/api/"
+        reason = str(getattr(error, "reason", None) or error)[:120]
+        out(
+            f"✗ Slack is not reachable at {where} ({reason}) — check this machine's network or "
+            "proxy (HTTPS_PROXY), or SLACK_API_URL if you set it"
+        )
+        owed_problems(settings, out)
+        return 1
     out(f"✓ token works: bot {identity.get('user')} in {identity.get('team')}")
     problems = channel_problems(client, policy)
     for problem in problems:
@@ -86,12 +100,24 @@ def owed_problems(settings: Settings, out: Callable[[str], None]) -> int:
     from sqlalchemy.engine import make_url
 
     from storage.db import Database
+    from storage.migrate import pending
     from storage.sync_store import SyncStore
 
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
         out("· no database yet: nothing owed to Slack")
         return 0
+    try:
+        current, head = pending(settings.database_url)
+    except Exception as error:  # a check reports; `closeloop db status` explains database trouble
+        out(f"· database not checked ({type(error).__name__}): run `closeloop db status`")
+        return 0
+    if current != head:
+        out(
+            f"✗ the database schema is {current or 'empty'}, this version needs {head} — run "
+            "`closeloop db upgrade` (the bot refuses to start until then)"
+        )
+        return 1
     database = Database(settings.database_url)
     try:
         stuck = SyncStore(database).problems()
@@ -101,7 +127,7 @@ def owed_problems(settings: Settings, out: Callable[[str], None]) -> int:
     finally:
         database.dispose()
     for what, reason, count in stuck:
-        out(f"✗ {count} {what} not sent — {reason}")
+        out(f"✗ {what}: {count} not sent — {reason}")
     if not stuck:
         out("✓ nothing owed to Slack is stuck")
     return len(stuck)

@@ -83,6 +83,12 @@ def _connect_socket_mode(runtime: Runtime) -> Any:
             f"Socket Mode could not connect ({error.response.get('error')}) — check that SLACK_APP_TOKEN has "
             "the connections:write scope and that Socket Mode is enabled in your app's settings"
         ) from None
+    except OSError as error:
+        reason = str(getattr(error, "reason", None) or error)[:120]
+        raise SettingsError(
+            f"Socket Mode could not reach Slack ({reason}) — check this machine's network or proxy "
+            "(HTTPS_PROXY); Socket Mode needs outbound HTTPS and WebSocket access to slack.com"
+        ) from None
     log.info("Socket Mode connected: Slack events arrive over a WebSocket")
     return handler
 
@@ -120,7 +126,13 @@ def command_run(args: argparse.Namespace) -> int:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        log.info("closeloop listening on %s (POST /slack/events, POST /feedback, GET /healthz)", server.url)
+        log.info(
+            "closeloop listening on %s:%s, e.g. %s from this machine (POST /slack/events, POST /feedback, "
+            "GET /healthz)",
+            args.host,
+            server.port,
+            server.url,
+        )
         server.serve_forever()
     finally:
         if socket_handler is not None:
@@ -139,6 +151,9 @@ def command_db(args: argparse.Namespace) -> int:
         upgrade(settings.database_url)
         current, head = _schema(settings)
     print(f"database schema: {current or 'empty'} (latest: {head})")
+    if current != head:
+        print("run `closeloop db upgrade` to bring it up to date", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -42,7 +42,7 @@ from handlers import (
 )
 from handlers.intake import IntakeEndpoint
 from storage.admin_alerts import AdminAlerts
-from storage.db import Database
+from storage.db import Database, log_failure
 from storage.deadline_store import DeadlineStore
 from storage.records import IntakeOutcome
 from storage.repository import Repository
@@ -73,15 +73,15 @@ class Runtime:
         """Forget handled Slack event ids after a day (Slack's retries stop within minutes)."""
         try:
             self.seen_events.forget_before(self.services.clock() - timedelta(days=1))
-        except Exception:
-            log.exception("housekeeping failed; it runs again in an hour")
+        except Exception as error:
+            log_failure(log, "housekeeping", error)
 
     def sweep_deadlines(self) -> int:
         """One deadline sweep; the scheduler calls this, and so can tests and the demo."""
         try:
             return self.sweeper.sweep()
-        except Exception:
-            log.exception("deadline sweep failed; it runs again at the next interval")
+        except Exception as error:
+            log_failure(log, "deadline sweep", error)
             return 0
 
     def wait_idle(self, timeout: float = 30.0) -> bool:

@@ -28,11 +28,13 @@ from datetime import datetime
 from typing import Any
 
 from bot.intake import IntakeRejected, IntakeService
+from storage.db import unreachable
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024  # a 10,000-character comment in JSON is ~60 KB even fully escaped
 REPLAY_WINDOW = 300  # seconds a signed request's timestamp may be from now, either way
+RETRY_AFTER_SECONDS = 30  # what a 503 asks survey tools to wait while the database is away
 SIGNATURE_VERSION = "v1"
 TIMESTAMP_HEADER = "HTTP_X_CLOSELOOP_TIMESTAMP"  # X-Closeloop-Timestamp
 SIGNATURE_HEADER = "HTTP_X_CLOSELOOP_SIGNATURE"  # X-Closeloop-Signature
@@ -230,6 +232,19 @@ class IntakeEndpoint:
                 start_response,
                 "422 Unprocessable Content",
                 {"error": "invalid_feedback", "fields": rejected.fields},
+            )
+        except Exception as error:
+            reason = unreachable(error)
+            if reason is None:
+                raise
+            # Nothing was stored (the transaction did not commit): a 503 makes the survey tool
+            # send it again, where a 500 might make it give up.
+            log.warning("POST /feedback answered 503: the database is unreachable (%s)", reason)
+            return json_response(
+                start_response,
+                "503 Service Unavailable",
+                {"error": "unavailable", "detail": "the database is unreachable; send it again later"},
+                [("Retry-After", str(RETRY_AFTER_SECONDS))],
             )
         status = "created" if outcome.created else "updated" if outcome.changed else "unchanged"
         log.info(

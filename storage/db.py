@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+_POSTGRES_SCHEME = re.compile(r"^postgres(?:ql)?(?:\+[a-z0-9_]+)?://", re.IGNORECASE)
 
 
 def normalise_url(url: str) -> str:
-    """Let admins write the usual `postgresql://` URL and still get psycopg 3, not psycopg2."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+    """Let admins write the usual `postgresql://` URL, or one copied from another app with a driver
+    in it (`postgresql+psycopg2://`, `+asyncpg`), and still get psycopg 3, the driver installed."""
+    return _POSTGRES_SCHEME.sub("postgresql+psycopg://", url, count=1)
+
+
+def unreachable(error: BaseException) -> str | None:
+    """One line when `error` means the database cannot be used right now (down, restarting, a
+    dropped connection, a locked SQLite file), else None: such errors pass by themselves, so
+    callers answer 503 or log a warning instead of a traceback."""
+    if isinstance(error, OperationalError | InterfaceError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    ):
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+        return f"{type(error).__name__}: {reason[0][:200] if reason else 'no detail'}"
+    return None
+
+
+def log_failure(logger: logging.Logger, what: str, error: BaseException) -> None:
+    """A background job failed: a warning when the database is unreachable (every interval until
+    it is back, and a traceback each time would bury everything else), else the traceback."""
+    reason = unreachable(error)
+    if reason is None:
+        logger.error("%s failed; it runs again at the next interval", what, exc_info=error)
+    else:
+        logger.warning("%s skipped: the database is unreachable (%s)", what, reason)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

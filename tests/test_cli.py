@@ -78,10 +78,12 @@ def test_run_socket_mode_needs_an_app_token(clean_env, capsys, tmp_path):
 
 def test_db_upgrade_creates_the_schema(clean_env, capsys, tmp_path):
     clean_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    assert cli.main(["db", "status"]) == 0
-    assert "database schema: empty" in capsys.readouterr().out
+    assert cli.main(["db", "status"]) == 1  # scripts can tell an outdated schema
+    shown = capsys.readouterr()
+    assert "database schema: empty" in shown.out and "run `closeloop db upgrade`" in shown.err
     assert cli.main(["db", "upgrade"]) == 0
     assert "database schema: 0004 (latest: 0004)" in capsys.readouterr().out
+    assert cli.main(["db", "status"]) == 0
 
 
 def settings_for(simulator: SlackSimulator | None) -> Settings:
@@ -138,9 +140,31 @@ def test_check_lists_what_the_running_bot_could_not_send(stack, monkeypatch):
     lines: list[str] = []
     assert run_check(load_settings(environ, None), None, out=lines.append) == 1
     assert (
-        "✗ 1 case messages not sent — not_in_channel: invite the bot to the channel: "
+        "✗ case messages: 1 not sent — not_in_channel: invite the bot to the channel: "
         "type `/invite @closeloop` in <#C0BILLING>"
     ) in lines
+
+
+def test_check_says_when_slack_cannot_be_reached_without_a_traceback():
+    environ = {
+        "CLOSELOOP_POLICY": str(EXAMPLE),
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_API_URL": f"http://127.0.0.1:{free_port()}/api/",  # nothing listens there
+    }
+    lines: list[str] = []
+    assert run_check(load_settings(environ, None), None, out=lines.append) == 1
+    (problem,) = [line for line in lines if line.startswith("✗")]
+    assert problem.startswith("✗ Slack is not reachable at http://127.0.0.1:")
+    assert "check this machine's network or proxy (HTTPS_PROXY), or SLACK_API_URL" in problem
+
+
+def test_check_says_the_schema_is_outdated(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    upgrade(url, "0002")
+    lines: list[str] = []
+    environ = {"CLOSELOOP_POLICY": str(EXAMPLE), "DATABASE_URL": url}
+    assert run_check(load_settings(environ, None), None, out=lines.append) == 1
+    assert "✗ the database schema is 0002, this version needs 0004 — run `closeloop db upgrade`" in lines[-1]
 
 
 def test_the_demo_runs_the_whole_loop(tmp_path):
@@ -221,6 +245,16 @@ def test_socket_mode_failure_is_one_clear_line(clean_env, capsys, tmp_path):
     err = capsys.readouterr().err
     # The simulator has no Socket Mode endpoint, so apps.connections.open fails as a bad token would.
     assert "closeloop: Socket Mode could not connect (unknown_method) — check that SLACK_APP_TOKEN" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_socket_mode_without_a_network_is_one_clear_line(clean_env, capsys, tmp_path):
+    with SlackSimulator(bot_token="xoxb-real") as simulator:
+        run_env(tmp_path, simulator, SLACK_APP_TOKEN="xapp-1-test", PORT=str(free_port()))
+    # The simulator is gone: Slack cannot be reached at all (no network, a proxy in the way).
+    assert cli.main(["run", "--socket", "--host", "127.0.0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "closeloop: Socket Mode could not reach Slack (" in err and "(HTTPS_PROXY)" in err
     assert len(err.strip().splitlines()) == 1
 
 

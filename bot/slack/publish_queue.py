@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from bot.executor import TrackingExecutor
 from bot.slack.publisher import Publisher
+from storage.db import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -142,16 +143,16 @@ class PublishQueue:
                 self.publisher.deliver_notices()
             else:
                 self.publisher.sync_case(case_id)
-        except Exception:
-            log.exception("publishing case %s failed; the next sweep retries", case_id)
+        except Exception as error:
+            log_failure(log, f"publishing case {case_id}" if case_id else "publishing notices", error)
 
     def _run_sweep(self) -> None:
         with self._lock:
             self._sweep_queued = False
         try:
             self.publisher.sweep()
-        except Exception:
-            log.exception("sweep failed; it runs again at the next interval")
+        except Exception as error:
+            log_failure(log, "publish sweep", error)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         return self._executor.wait_idle(timeout)
