@@ -54,6 +54,21 @@ def seed_workspace(simulator: SlackSimulator, policy: Policy) -> None:
         )
 
 
+def post_to(url: str, body: bytes, headers: dict[str, str]) -> HttpAnswer:
+    """POST `body`; the status and the JSON answer (or {"raw": text} when it is not JSON)."""
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return HttpAnswer(response.status, json.loads(response.read() or b"{}"))
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError:
+            parsed = {"raw": raw.decode("utf-8", "replace")}
+        return HttpAnswer(error.code, parsed)
+
+
 class LocalStack:
     def __init__(
         self,
@@ -99,25 +114,11 @@ class LocalStack:
     ) -> HttpAnswer:
         """POST /feedback as a survey tool would."""
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        request = urllib.request.Request(
-            f"{self.server.url}/feedback",
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": content_type,
-                "Authorization": f"Bearer {self.intake_token if token is None else token}",
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return HttpAnswer(response.status, json.loads(response.read() or b"{}"))
-        except urllib.error.HTTPError as error:
-            raw = error.read()
-            try:
-                parsed = json.loads(raw)
-            except json.JSONDecodeError:
-                parsed = {"raw": raw.decode("utf-8", "replace")}
-            return HttpAnswer(error.code, parsed)
+        headers = {
+            "Content-Type": content_type,
+            "Authorization": f"Bearer {self.intake_token if token is None else token}",
+        }
+        return post_to(f"{self.server.url}/feedback", body, headers)
 
     def sweep_deadlines(self) -> int:
         """Run one deadline sweep now (the scheduler would, every sla.sweep_every) and settle."""

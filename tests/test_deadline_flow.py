@@ -12,15 +12,13 @@ from storage.models import Delivery
 from storage.records import CloseDetails
 from storage.vocabulary import EventKind
 from tests.factories import CLOSE_FORM, payload
+from tests.support import steps
 
 SMB = {"name": "Dana Scully", "account": "Acme Corp", "segment": "smb"}  # a plain detractor: claim 2 h
 
 
 def open_case(stack, **overrides):
-    answer = stack.post_feedback(payload(customer=SMB, **overrides))
-    assert answer.status == 202, answer.body
-    stack.settle()
-    return stack.runtime.services.repository.get_case(answer.body["case_id"])
+    return steps.open_case(stack, customer=SMB, **overrides)
 
 
 def dms(stack, user):
@@ -185,11 +183,7 @@ CLOSE_DETAILS = CloseDetails("resolved", "phone", "Product bug", "Workaround giv
 
 
 def close_case(stack, case, user):
-    stack.slack.click(user, case.slack_channel, case.slack_ts, "case_close")
-    stack.settle()
-    (form,) = stack.simulator.open_views(user)
-    stack.slack.submit_view(user, form["id"], CLOSING)
-    stack.settle()
+    steps.close_case(stack, case, user, CLOSING)
 
 
 def test_a_case_closed_before_its_deadline_sends_nothing(stack, clock):

@@ -12,8 +12,6 @@ import hashlib
 import hmac
 import json
 import logging
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.local_stack import HttpAnswer
+from bot.local_stack import HttpAnswer, post_to
 from bot.server import HttpServer
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.intake import IntakeEndpoint, sign
@@ -40,18 +38,7 @@ def signature(timestamp: str, body: bytes, secret: str = SECRET) -> str:
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> HttpAnswer:
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return HttpAnswer(response.status, json.loads(response.read() or b"{}"))
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        try:
-            return HttpAnswer(error.code, json.loads(raw))
-        except json.JSONDecodeError:
-            return HttpAnswer(error.code, {"raw": raw.decode("utf-8", "replace")})
+    return post_to(url, body, {"Content-Type": "application/json", **headers})
 
 
 @contextmanager

@@ -14,15 +14,7 @@ from bot.slack.publish_queue import Later
 from storage.models import Delivery
 from storage.vocabulary import DeliveryKind, DeliveryStatus
 from tests.factories import payload
-
-
-def posted_case_ids(stack, channel: str) -> list[int]:
-    """Case ids of the top-level case messages, in the order Slack received them."""
-    return [
-        m.metadata["event_payload"]["case_id"]
-        for m in stack.simulator.messages(channel)
-        if m.metadata and m.metadata.get("event_type") == "closeloop_case"
-    ]
+from tests.support.crash_helpers import posted_case_ids
 
 
 class ClockLater:
@@ -63,7 +55,7 @@ def test_a_burst_is_paced_without_errors_and_comes_back_in_order_when_its_slots_
     caplog.set_level(logging.WARNING)
     ids = [stack.post_feedback(payload(id=f"burst-{n}")).body["case_id"] for n in range(8)]
     stack.settle()
-    assert posted_case_ids(stack, "C0SUPPORT") == ids[:5]  # a burst of five goes at once
+    assert posted_case_ids(stack.simulator, "C0SUPPORT") == ids[:5]  # a burst of five goes at once
     assert later.asked == [(ids[5], 1.0), (ids[6], 2.0), (ids[7], 3.0)]  # each its own next slot
 
     # Being paced is normal: nothing is logged, counted as a failure or shown to an admin.
@@ -82,7 +74,7 @@ def test_a_burst_is_paced_without_errors_and_comes_back_in_order_when_its_slots_
     assert later.asked[3:] == [(ids[0], 4.0)]
 
     assert later.run_until_nothing_waits() == 4  # each comes back once, at its slot
-    assert posted_case_ids(stack, "C0SUPPORT") == ids  # each once, in order
+    assert posted_case_ids(stack.simulator, "C0SUPPORT") == ids  # each once, in order
     assert len(stack.simulator.thread("C0SUPPORT", first.slack_ts)) == 2
     assert no_refusals(stack) == []  # never faster than Slack allows
 
@@ -107,7 +99,7 @@ def test_after_a_429_the_case_comes_back_when_slack_said_not_at_the_next_sweep(s
     stack.settle()
     assert later.asked == [(case_id, 1.0)]
     later.run_until_nothing_waits()
-    assert posted_case_ids(stack, "C0SUPPORT") == [case_id]
+    assert posted_case_ids(stack.simulator, "C0SUPPORT") == [case_id]
 
 
 class Recorder:

@@ -7,7 +7,8 @@ import pytest
 
 from bot.policy import parse_policy
 from storage.vocabulary import EventKind
-from tests.factories import payload
+from tests.support import steps
+from tests.support.steps import click
 
 # support: members Alice and Bob, manager Maya. Carol is the second-level escalation contact;
 # Omar manages billing. None of Carol and Omar belongs to support.
@@ -21,14 +22,7 @@ def policy(raw_policy):
 
 
 def open_case(stack):
-    answer = stack.post_feedback(payload(customer=SMB))
-    stack.settle()
-    return stack.runtime.services.repository.get_case(answer.body["case_id"])
-
-
-def click(stack, user, case, action_id):
-    stack.slack.click(user, case.slack_channel, case.slack_ts, action_id)
-    stack.settle()
+    return steps.open_case(stack, customer=SMB)
 
 
 def told(stack, user) -> str:

@@ -8,7 +8,8 @@ import pytest
 
 from bot.domain.privacy import contact_details, mask_email, mask_text
 from bot.policy import parse_policy
-from tests.factories import CLOSE_FORM, payload
+from tests.factories import CLOSE_FORM
+from tests.support.steps import click, open_case
 
 PHONE = "+49 170 1234567"
 COMMENT = f"Export broken since 2024-11-18, order 12345. Call me on {PHONE} or write to dana.s@acme.example"
@@ -31,22 +32,16 @@ def test_masking_keeps_what_is_useful_and_hides_what_identifies():
 
 
 def test_the_channel_sees_masked_details_and_the_owner_sees_them_in_full(stack):
-    answer = stack.post_feedback(payload(comment=COMMENT))
-    stack.settle()
-    case = stack.runtime.services.repository.get_case(answer.body["case_id"])
-    stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_claim")
-    stack.settle()
-    stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_contact_details")
-    stack.settle()
+    case = open_case(stack, comment=COMMENT)
+    click(stack, "U0ALICE", case, "case_claim")
+    click(stack, "U0ALICE", case, "case_contact_details")
     (card,) = stack.simulator.ephemerals("U0ALICE")
     assert "dana@example.com" in card.text and PHONE in card.text and "dana.s@acme.example" in card.text
-    stack.slack.click("U0BOB", case.slack_channel, case.slack_ts, "case_contact_details")
-    stack.settle()
+    click(stack, "U0BOB", case, "case_contact_details")
     (refused,) = stack.simulator.ephemerals("U0BOB")
     assert refused.text == "Only the case's owner can see these details."
     # Close with a shout-out that quotes the comment, then look at everything posted to channels.
-    stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_close")
-    stack.settle()
+    click(stack, "U0ALICE", case, "case_close")
     (view,) = stack.simulator.open_views("U0ALICE")
     stack.slack.submit_view(
         "U0ALICE",
@@ -104,13 +99,9 @@ def test_the_owners_contact_card_fits_slack_even_for_a_comment_full_of_numbers(p
 
 def test_staff_notes_names_and_manager_dms_are_masked_too(stack, clock):
     customer = {"name": "dana@acme.example", "account": "Acme +49 170 7654321", "segment": "smb"}
-    answer = stack.post_feedback(payload(customer=customer, comment="Call me."))
-    stack.settle()
-    case = stack.runtime.services.repository.get_case(answer.body["case_id"])
-    stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_claim")
-    stack.settle()
-    stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_log_contact")
-    stack.settle()
+    case = open_case(stack, customer=customer, comment="Call me.")
+    click(stack, "U0ALICE", case, "case_claim")
+    click(stack, "U0ALICE", case, "case_log_contact")
     (view,) = stack.simulator.open_views("U0ALICE")
     stack.slack.submit_view(
         "U0ALICE", view["id"], {"channel": "phone", "note": "Reached her on 0170 5550123."}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.simulator import BOT_USER_ID
 from tests.factories import CLOSE_FORM, payload
+from tests.support.steps import click, open_case
 
 
 def sweep(stack, clock):
@@ -94,25 +95,18 @@ def test_a_post_whose_answer_was_lost_is_found_not_repeated(stack, clock):
 
 
 def test_a_lost_thread_reply_answer_does_not_double_the_reply(stack, clock):
-    answer = stack.post_feedback(payload())
-    stack.settle()
-    case = stack.runtime.services.repository.get_case(answer.body["case_id"])
+    case = open_case(stack)
     stack.simulator.inject_fault("chat.postMessage", error="internal_error", applied=True, times=1)
-    stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_claim")
-    stack.settle()
+    click(stack, "U0ALICE", case, "case_claim")
     sweep(stack, clock)
     replies = stack.simulator.thread(case.slack_channel, case.slack_ts)[1:]
     assert [m.text for m in replies] == ["👤 <@U0ALICE> claimed this case."]
 
 
 def test_one_refused_delivery_does_not_hold_back_the_next(stack, clock):
-    answer = stack.post_feedback(payload())
-    stack.settle()
-    case = stack.runtime.services.repository.get_case(answer.body["case_id"])
-    stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_claim")
-    stack.settle()
-    stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_close")
-    stack.settle()
+    case = open_case(stack)
+    click(stack, "U0ALICE", case, "case_claim")
+    click(stack, "U0ALICE", case, "case_close")
     (view,) = stack.simulator.open_views("U0ALICE")
     # The close's thread reply is refused for a non-transient reason; the shout-out still goes.
     stack.simulator.inject_fault("chat.postMessage", error="msg_too_long", times=1)
@@ -149,8 +143,7 @@ def test_a_claimed_case_stays_where_it_is(stack, clock):
     first = stack.post_feedback(payload(comment=None))
     stack.settle()
     case = stack.runtime.services.repository.get_case(first.body["case_id"])
-    stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_claim")
-    stack.settle()
+    click(stack, "U0ALICE", case, "case_claim")
     second = stack.post_feedback(payload(comment="refund please"))
     stack.settle()
     assert second.body["department"] == "support"
@@ -190,9 +183,7 @@ def test_a_stuck_case_waits_out_its_backoff_even_with_replies_owed(stack, clock,
 
 
 def test_a_case_message_deleted_in_slack_is_posted_again(stack, clock):
-    answer = stack.post_feedback(payload())
-    stack.settle()
-    case = stack.runtime.services.repository.get_case(answer.body["case_id"])
+    case = open_case(stack)
     stack.simulator.workspace.delete(case.slack_channel, case.slack_ts)  # someone deleted it
     stack.runtime.services.cases.claim(case.id, "U0ALICE")
     stack.settle()

@@ -9,13 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bot.simulator.render import render_channel
 from tests.factories import CLOSE_FORM, payload
+from tests.support.steps import close_case, open_case
 
 
 def post_case(stack, **overrides):
-    answer = stack.post_feedback(payload(**overrides))
-    assert answer.status == 202, answer.body
-    stack.settle()
-    case = stack.runtime.services.repository.get_case(answer.body["case_id"])
+    case = open_case(stack, **overrides)
     assert case.slack_channel and case.slack_ts
     return case
 
@@ -216,15 +214,6 @@ def test_someone_else_cannot_open_log_contact(stack):
     assert [e.text for e in stack.simulator.ephemerals("U0BOB")] == [
         "Only the owner, <@U0ALICE>, can log a contact."
     ]
-
-
-def close_case(stack, case, user="U0ALICE", form=None):
-    stack.slack.click(user, case.slack_channel, case.slack_ts, "case_close")
-    stack.settle()
-    (view,) = stack.simulator.open_views(user)
-    result = stack.slack.submit_view(user, view["id"], form or CLOSE_FORM)
-    stack.settle()
-    return view, result
 
 
 def test_closing_updates_the_message_history_and_announces_the_closer(stack, clock):

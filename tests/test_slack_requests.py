@@ -10,15 +10,9 @@ from urllib.parse import parse_qs, urlencode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.factories import payload
+from tests.support.steps import open_case
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-def open_case(stack):
-    answer = stack.post_feedback(payload())
-    stack.settle()
-    return stack.runtime.services.repository.get_case(answer.body["case_id"])
 
 
 def click_body(case, action_id="case_claim", value=None, user="U0ALICE") -> bytes:

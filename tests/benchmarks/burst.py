@@ -21,15 +21,7 @@ from bot.policy import load_policy
 from bot.simulator import SlackSimulator
 from storage.migrate import upgrade
 from tests.factories import payload
-from tests.support.crash_helpers import EXAMPLE_POLICY, BotProcess, wait_until
-
-
-def case_ids(simulator: SlackSimulator, channel: str) -> list[int]:
-    return [
-        m.metadata["event_payload"]["case_id"]
-        for m in simulator.messages(channel)
-        if m.metadata and m.metadata.get("event_type") == "closeloop_case"
-    ]
+from tests.support.crash_helpers import EXAMPLE_POLICY, BotProcess, posted_case_ids, wait_until
 
 
 def main() -> None:
@@ -47,13 +39,14 @@ def main() -> None:
             for number in range(burst):
                 bot.post_feedback(payload(id=f"burst-{number}", comment="Export fails."))
             bot.post_feedback(payload(id="other", comment="Charged twice, refund please."))
-            wait_until(lambda: len(case_ids(simulator, "C0BILLING")) == 1, timeout=120, interval=0.01)
+            wait_until(lambda: len(posted_case_ids(simulator, "C0BILLING")) == 1, timeout=120, interval=0.01)
             other = time.monotonic() - started
-            wait_until(lambda: len(case_ids(simulator, "C0SUPPORT")) == burst, timeout=300, interval=0.01)
+            all_in = lambda: len(posted_case_ids(simulator, "C0SUPPORT")) == burst  # noqa: E731
+            wait_until(all_in, timeout=300, interval=0.01)
             everything = time.monotonic() - started
         finally:
             bot.stop()
-        posted = case_ids(simulator, "C0SUPPORT")
+        posted = posted_case_ids(simulator, "C0SUPPORT")
         refused = [
             f"{call.method} {call.params.get('channel')}: {call.http_status}"
             for call in simulator.calls

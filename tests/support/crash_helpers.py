@@ -328,6 +328,16 @@ def case_messages(messages: Iterable[Message]) -> dict[int, list[Message]]:
     return dict(by_case)
 
 
+def posted_case_ids(simulator: SlackSimulator, channel: str) -> list[int]:
+    """Case ids of the top-level case messages in `channel`, in the order Slack received them,
+    repeats included (so a double post shows)."""
+    return [
+        case_id
+        for message in simulator.messages(channel)
+        if not message.is_reply and (case_id := _payload_id(message, CASE_EVENT, "case_id")) is not None
+    ]
+
+
 def delivery_messages(messages: Iterable[Message]) -> dict[int, list[Message]]:
     """Thread replies, shout-outs and notices by the delivery id in their metadata."""
     by_delivery: dict[int, list[Message]] = defaultdict(list)
