@@ -11,7 +11,8 @@ from pathlib import Path
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.policy import Policy, PolicyError, load_policy
+from bot.domain.policy import Policy
+from bot.policy_file import PolicyError, load_policy
 from bot.settings import Settings, SettingsError
 
 
@@ -101,7 +102,7 @@ def owed_problems(settings: Settings, out: Callable[[str], None]) -> int:
 
     from storage.db import Database
     from storage.migrate import pending
-    from storage.sync_store import SyncStore
+    from storage.outbox_store import OutboxStore
 
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
@@ -120,7 +121,7 @@ def owed_problems(settings: Settings, out: Callable[[str], None]) -> int:
         return 1
     database = Database(settings.database_url)
     try:
-        stuck = SyncStore(database).problems()
+        stuck = OutboxStore(database).problems()
     except Exception as error:  # a check reports; `closeloop db status` explains database trouble
         out(f"· database not checked ({type(error).__name__}): run `closeloop db status`")
         return 0

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from bot.policy import PolicyError, load_policy
+from bot.policy_file import PolicyError, load_policy
 from bot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ def command_check(args: argparse.Namespace) -> int:
 def command_demo(args: argparse.Namespace) -> int:
     if not args.verbose:  # the demo's output is the channels; the log would drown them
         logging.getLogger().setLevel(logging.WARNING)
-    from bot.demo import run_demo
+    from bot.devkit.demo import run_demo
 
     return run_demo(database_path=args.database, keep=args.keep)
 

@@ -15,19 +15,20 @@ from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from sqlalchemy import text
 
-from bot.cases import CaseActions
+from bot.app.cases import CaseActions
+from bot.app.deadline_sweep import DeadlineSweeper
+from bot.app.escalations import EscalationActions
+from bot.app.intake import IntakeService
+from bot.app.services import Services
 from bot.clock import Clock, utc_now
 from bot.domain.deadlines import SlaPlanner
-from bot.escalations import EscalationActions
+from bot.domain.policy import Policy
+from bot.domain.records import IntakeOutcome
 from bot.executor import TrackingExecutor
-from bot.intake import IntakeService
-from bot.policy import Policy
-from bot.services import Services
+from bot.outbox.pacing import ChannelPacer
+from bot.outbox.publisher import Publisher
+from bot.outbox.queue import PublishQueue
 from bot.settings import Settings
-from bot.sla_sweep import DeadlineSweeper
-from bot.slack.pacing import ChannelPacer
-from bot.slack.publish_queue import PublishQueue
-from bot.slack.publisher import Publisher
 from bot.web import Router
 from handlers import (
     case_buttons,
@@ -44,11 +45,10 @@ from handlers.intake import IntakeEndpoint
 from storage.admin_alerts import AdminAlerts
 from storage.db import Database, log_failure
 from storage.deadline_store import DeadlineStore
-from storage.records import IntakeOutcome
+from storage.outbox_store import OutboxStore
 from storage.repository import Repository
 from storage.slack_events import SeenEvents
 from storage.snapshots import snapshot
-from storage.sync_store import SyncStore
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def build_runtime(
     deadlines = DeadlineStore(database, snapshot)
     publisher = Publisher(
         repository=repository,
-        sync_store=SyncStore(database),
+        sync_store=OutboxStore(database),
         policy=policy,
         client=slack_client(settings, retry_connections=False),
         clock=clock,

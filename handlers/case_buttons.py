@@ -8,13 +8,13 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.cases import NOT_FOUND, ActionResult
-from bot.services import Services
+from bot.app.cases import NOT_FOUND, ActionResult
+from bot.app.services import Services
+from bot.domain.records import CaseSnapshot
 from bot.slack.actions import ActionId
 from bot.slack.case_message import contact_card
 from bot.slack.modals import close_modal, contact_modal
 from handlers import payloads
-from storage.records import CaseSnapshot
 
 Listener = Callable[[Ack, dict[str, Any], WebClient], None]
 

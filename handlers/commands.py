@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot.services import Services
+from bot.app.services import Services
 from bot.slack.links import WorkspaceLinks
 from bot.slack.overdue_report import overdue_report
 from bot.slack.text import escape

@@ -9,9 +9,9 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.cases import ActionResult
-from bot.policy import Policy
-from bot.services import Services
+from bot.app.cases import ActionResult
+from bot.app.services import Services
+from bot.domain.policy import Policy
 from bot.slack.actions import ActionId, BadPayload
 from bot.slack.case_message import when
 from bot.slack.deadline_text import escalation_answered

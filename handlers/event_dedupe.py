@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 
-from bot.services import Services
+from bot.app.services import Services
 from storage.slack_events import SeenEvents
 
 log = logging.getLogger(__name__)

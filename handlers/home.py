@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.services import Services
+from bot.app.services import Services
 from bot.slack import kit
 from bot.slack.case_message import customer_line, headline
 from bot.slack.labels import STATUSES, label

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from bot.intake import IntakeRejected, IntakeService
+from bot.app.intake import IntakeRejected, IntakeService
 from storage.db import unreachable
 
 log = logging.getLogger(__name__)

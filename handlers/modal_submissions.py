@@ -10,7 +10,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.services import Services
+from bot.app.services import Services
 from bot.slack import kit
 from bot.slack.actions import CallbackId
 from bot.slack.modals import FormErrors, parse_close, parse_contact

@@ -18,12 +18,8 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, and_, not_, or_, select
 from sqlalchemy.orm import Session
 
-from storage.db import Database
-from storage.history import SYSTEM_ACTOR, new_delivery, record_event
-from storage.models import Case, Deadline, Feedback
-from storage.records import CaseSnapshot, DeadlineRecord, DeadlineSpec, DueDates, SweepDecision
-from storage.snapshots import count_and_oldest
-from storage.vocabulary import (
+from bot.domain.records import CaseSnapshot, DeadlineRecord, DeadlineSpec, DueDates, SweepDecision
+from bot.domain.vocabulary import (
     OPEN_STATUSES,
     CaseStatus,
     DeadlineKind,
@@ -31,6 +27,10 @@ from storage.vocabulary import (
     DeliveryKind,
     EventKind,
 )
+from storage.db import Database
+from storage.history import SYSTEM_ACTOR, new_delivery, record_event
+from storage.models import Case, Deadline, Feedback
+from storage.snapshots import count_and_oldest
 
 
 class DeadlinePlanner(Protocol):

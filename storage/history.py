@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.domain.vocabulary import DeliveryKind, DeliveryStatus
 from storage.models import Case, CaseEvent, Delivery
-from storage.vocabulary import DeliveryKind, DeliveryStatus
 
 SYSTEM_ACTOR = "closeloop"  # the actor of events the bot itself causes (reminders, escalations)
 

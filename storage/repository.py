@@ -15,6 +15,17 @@ from sqlalchemy import case as sa_case
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.domain.records import (
+    FEEDBACK_FIELDS,
+    CaseSnapshot,
+    ChangeResult,
+    CloseDetails,
+    EventRecord,
+    FeedbackData,
+    IntakeOutcome,
+    Triage,
+)
+from bot.domain.vocabulary import OPEN_STATUSES, CaseStatus, DeliveryKind, EventKind, Step
 from storage.db import Database
 from storage.deadline_store import (
     DeadlinePlanner,
@@ -25,18 +36,7 @@ from storage.deadline_store import (
 )
 from storage.history import new_delivery, record_event
 from storage.models import Case, CaseEvent, Delivery, Feedback
-from storage.records import (
-    FEEDBACK_FIELDS,
-    CaseSnapshot,
-    ChangeResult,
-    CloseDetails,
-    EventRecord,
-    FeedbackData,
-    IntakeOutcome,
-    Triage,
-)
 from storage.snapshots import count_and_oldest, snapshot
-from storage.vocabulary import OPEN_STATUSES, CaseStatus, DeliveryKind, EventKind, Step
 
 
 class CaseNotFound(LookupError):

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from bot.domain.records import CaseSnapshot
 from storage.models import Case, Feedback
-from storage.records import CaseSnapshot
 
 
 def snapshot(case: Case, feedback: Feedback) -> CaseSnapshot:

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.local_stack import LocalStack
-from bot.policy import Policy, load_policy
-from bot.simulator import SlackSimulator
+from bot.devkit.local_stack import LocalStack
+from bot.devkit.simulator import SlackSimulator
+from bot.domain.policy import Policy
+from bot.policy_file import load_policy
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.repository import Repository

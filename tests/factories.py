@@ -6,9 +6,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.intake import parse_feedback, triage
-from bot.policy import Policy
-from storage.records import CaseSnapshot, FeedbackData, Triage
+from bot.app.intake import parse_feedback, triage
+from bot.domain.policy import Policy
+from bot.domain.records import CaseSnapshot, FeedbackData, Triage
 
 # A complete, valid answer to the Close loop form (override "note" etc. where a test cares).
 CLOSE_FORM = {

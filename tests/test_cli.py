@@ -9,9 +9,9 @@ import yaml
 
 from bot import cli
 from bot.check import run_check
-from bot.demo import run_demo
+from bot.devkit.demo import run_demo
+from bot.devkit.simulator import SlackSimulator
 from bot.settings import Settings, load_settings
-from bot.simulator import SlackSimulator
 from storage.migrate import upgrade
 from tests.test_process import free_port
 
@@ -125,7 +125,7 @@ def test_check_passes_when_every_channel_is_reachable():
 
 
 def test_check_lists_what_the_running_bot_could_not_send(stack, monkeypatch):
-    from bot.simulator import BOT_USER_ID
+    from bot.devkit.simulator import BOT_USER_ID
     from tests.factories import payload
 
     stack.simulator.workspace.channel("C0BILLING").members.discard(BOT_USER_ID)

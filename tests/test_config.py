@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.policy import PolicyError, load_policy, parse_policy
+from bot.policy_file import PolicyError, load_policy, parse_policy
 from bot.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
 
 EXAMPLE = Path(__file__).parent.parent / "bot" / "examples" / "policy.yml"

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from bot.local_stack import seed_workspace
-from bot.policy import load_policy
-from bot.simulator import SlackSimulator
+from bot.devkit.local_stack import seed_workspace
+from bot.devkit.simulator import SlackSimulator
+from bot.policy_file import load_policy
 from storage.db import Database
 from tests.factories import payload
 from tests.support.crash_helpers import (

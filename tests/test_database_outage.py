@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bot.local_stack import LocalStack
+from bot.devkit.local_stack import LocalStack
 from storage.db import normalise_url
 from storage.migrate import upgrade
 from tests.factories import payload

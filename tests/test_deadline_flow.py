@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.simulator.render import render_channel
+from bot.devkit.simulator.render import render_channel
+from bot.domain.records import CloseDetails
+from bot.domain.vocabulary import EventKind
 from storage.models import Delivery
-from storage.records import CloseDetails
-from storage.vocabulary import EventKind
 from tests.factories import CLOSE_FORM, payload
 from tests.support import steps
 
@@ -254,14 +254,14 @@ def test_the_scheduler_sweeps_deadlines_at_the_policys_interval(stack):
 
 
 def test_the_sweep_interval_goes_down_to_one_second(raw_policy):
-    from bot.policy import parse_policy
+    from bot.policy_file import parse_policy
 
     raw_policy["sla"]["sweep_every"] = "1s"
     assert parse_policy(raw_policy, "policy.yml").sla.sweep_every == timedelta(seconds=1)
 
 
 def test_an_escalation_reaches_managers_even_when_the_channel_is_broken(stack, clock):
-    from bot.simulator.models import BOT_USER_ID
+    from bot.devkit.simulator.models import BOT_USER_ID
 
     case = open_case(stack)
     stack.simulator.workspace.channel(case.slack_channel).members.discard(BOT_USER_ID)  # bot removed

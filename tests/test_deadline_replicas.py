@@ -58,8 +58,8 @@ def test_a_sweep_and_a_resent_response_on_the_same_case_do_not_deadlock(postgres
     deliveries that point at the response. Forced into that interleaving, both must finish."""
     import threading
 
+    from bot.app.intake import triage
     from bot.domain.deadlines import decide
-    from bot.intake import triage
     from storage.deadline_store import DeadlineStore
     from storage.snapshots import snapshot
 

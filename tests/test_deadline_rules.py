@@ -20,9 +20,9 @@ from bot.domain.deadlines import (
     raised_priority,
 )
 from bot.domain.durations import format_duration, parse_duration
-from bot.policy import parse_policy
-from storage.records import DeadlineRecord
-from storage.vocabulary import DeadlineKind, EventKind, Step
+from bot.domain.records import DeadlineRecord
+from bot.domain.vocabulary import DeadlineKind, EventKind, Step
+from bot.policy_file import parse_policy
 from tests.factories import case_snapshot
 from tests.test_config import problems
 

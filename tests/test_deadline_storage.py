@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.deadlines import SlaPlanner, decide
+from bot.domain.records import CloseDetails
+from bot.domain.vocabulary import DeadlineKind, DeadlineStatus, DeliveryKind, EventKind, Step
 from storage.db import Database
 from storage.deadline_store import DeadlineStore
-from storage.records import CloseDetails
 from storage.repository import Repository
 from storage.snapshots import snapshot
-from storage.vocabulary import DeadlineKind, DeadlineStatus, DeliveryKind, EventKind, Step
 from tests.factories import feedback_and_triage
 from tests.test_storage import deliveries
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from bot.domain import rules
 from bot.domain.routing import RoutingInput, route
 from bot.domain.scoring import SCALES, category_label, classify, score_label
-from storage.vocabulary import Category
+from bot.domain.vocabulary import Category
 
 
 @pytest.mark.parametrize(

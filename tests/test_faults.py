@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from bot.devkit.simulator.stored_blocks import with_slack_ids
 from bot.domain.deadlines import next_deadline
-from bot.simulator.stored_blocks import with_slack_ids
 from bot.slack.case_message import case_message
 from tests.factories import CLOSE_FORM, payload
 from tests.support.crash_helpers import (

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.local_stack import HttpAnswer, post_to
+from bot.devkit.local_stack import HttpAnswer, post_to
 from bot.server import HttpServer
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.intake import IntakeEndpoint, sign

@@ -28,10 +28,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.simulator import TEAM_ID, validate_view
+from bot.devkit.simulator import TEAM_ID, validate_view
+from bot.domain.records import CloseDetails
 from bot.slack.actions import CaseRef
 from storage.models import CaseEvent
-from storage.records import CloseDetails
 from tests.factories import payload
 from tests.support.crash_helpers import case_rows
 from tests.support.databases import empty_tables

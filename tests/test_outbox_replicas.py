@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from bot.app.intake import triage
+from bot.devkit.local_stack import seed_workspace
+from bot.devkit.simulator import SlackSimulator
 from bot.domain.deadlines import SlaPlanner
-from bot.intake import triage
-from bot.local_stack import seed_workspace
-from bot.policy import load_policy
-from bot.simulator import SlackSimulator
+from bot.policy_file import load_policy
 from storage.db import Database
+from storage.outbox_store import OutboxStore
 from storage.repository import Repository
-from storage.sync_store import SyncStore
 from tests.factories import feedback_and_triage
 from tests.support.databases import empty_tables
 from tests.support.publisher_process import run_publisher
@@ -39,7 +39,7 @@ def test_two_publishers_post_each_case_and_reply_exactly_once(postgresql_url, cl
         channels = [d.channel for d in policy.departments]
         top = [m for c in channels for m in simulator.messages(c) if not m.thread_ts]
         replies = [m for c in channels for m in simulator.messages(c, include_replies=True) if m.thread_ts]
-    assert SyncStore(database).cases_needing_sync(clock()) == []
+    assert OutboxStore(database).cases_needing_sync(clock()) == []
     database.dispose()
     posted = Counter(m.metadata["event_payload"]["case_id"] for m in top)
     assert posted == Counter(range(1, CASES + 1)), "every case message exactly once"

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.slack.publish_queue import Later
+from bot.domain.vocabulary import DeliveryKind, DeliveryStatus
+from bot.outbox.queue import Later
 from storage.models import Delivery
-from storage.vocabulary import DeliveryKind, DeliveryStatus
 from tests.factories import payload
 from tests.support.crash_helpers import posted_case_ids
 

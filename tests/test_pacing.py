@@ -8,8 +8,8 @@ from datetime import timedelta
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from bot.slack.failures import Kind, backoff, classify
-from bot.slack.pacing import ChannelPacer, MustWait
+from bot.outbox.failures import Kind, backoff, classify
+from bot.outbox.pacing import ChannelPacer, MustWait
 from tests.factories import payload
 
 

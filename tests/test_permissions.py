@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.policy import parse_policy
-from storage.vocabulary import EventKind
+from bot.domain.vocabulary import EventKind
+from bot.policy_file import parse_policy
 from tests.support import steps
 from tests.support.steps import click
 

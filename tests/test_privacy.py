@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.domain.privacy import contact_details, mask_email, mask_text
-from bot.policy import parse_policy
+from bot.policy_file import parse_policy
 from tests.factories import CLOSE_FORM
 from tests.support.steps import click, open_case
 
@@ -86,7 +86,7 @@ def test_phone_numbers_are_masked(text):
 
 
 def test_the_owners_contact_card_fits_slack_even_for_a_comment_full_of_numbers(policy):
-    from bot.simulator import validate_blocks
+    from bot.devkit.simulator import validate_blocks
     from bot.slack import kit
     from bot.slack.case_message import contact_card
     from tests.factories import case_snapshot

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.simulator import SlackSimulator
+from bot.devkit.simulator import SlackSimulator
 from storage.migrate import upgrade
 from tests.factories import payload
 

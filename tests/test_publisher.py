@@ -3,7 +3,7 @@ database and the next sweep sends it."""
 
 from __future__ import annotations
 
-from bot.simulator import BOT_USER_ID
+from bot.devkit.simulator import BOT_USER_ID
 from tests.factories import CLOSE_FORM, payload
 from tests.support.steps import click, open_case
 
@@ -151,8 +151,8 @@ def test_a_claimed_case_stays_where_it_is(stack, clock):
 
 
 def test_a_department_gone_from_the_policy_falls_back_to_the_default(stack, policy, clock):
-    from bot.intake import parse_feedback
-    from storage.records import Triage
+    from bot.app.intake import parse_feedback
+    from bot.domain.records import Triage
 
     gone = Triage(category="detractor", department="sales", priority="high", open_case=True, notify=False)
     outcome = stack.runtime.services.repository.record_feedback(

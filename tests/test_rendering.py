@@ -11,15 +11,15 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.policy import Privacy
-from bot.simulator import validate_blocks, validate_message_text, validate_view
+from bot.devkit.simulator import validate_blocks, validate_message_text, validate_view
+from bot.domain.policy import Privacy
+from bot.domain.records import CaseSnapshot, EventRecord
+from bot.domain.vocabulary import CaseStatus, EventKind, Step
 from bot.slack import kit
 from bot.slack.case_message import Message, case_message, contact_card
 from bot.slack.deadline_text import assigned_dm, escalation_answered, escalation_dm, reminder_dm
 from bot.slack.modals import close_modal, contact_modal
 from bot.slack.notices import announcement, promoter_notice, thread_reply
-from storage.records import CaseSnapshot, EventRecord
-from storage.vocabulary import CaseStatus, EventKind, Step
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 # Our own entities: user mentions we write, dates, channel links. Anything else with '<' is a leak.

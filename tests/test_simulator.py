@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
-from bot.simulator import (
+from bot.devkit.simulator import (
     BlockKitError,
     DriverError,
     ManualClock,

@@ -7,7 +7,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from bot.simulator.render import render_channel
+from bot.devkit.simulator.render import render_channel
 from tests.factories import CLOSE_FORM, payload
 from tests.support.steps import close_case, open_case
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.domain.records import CloseDetails
+from bot.domain.vocabulary import CaseStatus, DeliveryKind, EventKind
 from storage.models import Delivery
-from storage.records import CloseDetails
+from storage.outbox_store import OutboxStore
 from storage.repository import Repository
-from storage.sync_store import SyncStore
-from storage.vocabulary import CaseStatus, DeliveryKind, EventKind
 from tests.factories import feedback_and_triage
 
 CLOSE = CloseDetails("resolved", "phone", "Product bug", "Workaround given", "Called, fixed export.", True)
@@ -128,7 +128,7 @@ def test_closing_an_unclaimed_case_makes_the_closer_its_owner(repository, policy
 
 
 def test_sync_leases_are_exclusive_and_expire(repository, database, policy, clock):
-    store = SyncStore(database)
+    store = OutboxStore(database)
     case_id = repository.record_feedback(*feedback_and_triage(policy), clock()).case_id
     assert store.cases_needing_sync(clock()) == [case_id]
     assert store.lease_case(case_id, clock(), 60) is not None

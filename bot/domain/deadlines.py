@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bot.domain.business_time import BusinessHours, add_working_time, as_working_time, working_time_between
-from bot.policy import Policy
-from bot.policy_sla import DeadlineRule, PriorityRule
-from storage.records import CaseSnapshot, DeadlineRecord, DeadlineSpec, DueDates, Firing, SweepDecision
-from storage.vocabulary import CaseStatus, DeadlineKind, DeliveryKind, EventKind, Priority, Step
+from bot.domain.deadline_policy import DeadlineRule, PriorityRule
+from bot.domain.policy import Policy
+from bot.domain.records import CaseSnapshot, DeadlineRecord, DeadlineSpec, DueDates, Firing, SweepDecision
+from bot.domain.vocabulary import CaseStatus, DeadlineKind, DeliveryKind, EventKind, Priority, Step
 
 PRIORITY_ORDER = (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT)
 STEP_ORDER = (Step.CLAIM, Step.FIRST_CONTACT, Step.CLOSE)

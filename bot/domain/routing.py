@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.policy import Policy, RoutingRule
-from storage.vocabulary import Category
+from bot.domain.policy import Policy, RoutingRule
+from bot.domain.vocabulary import Category
 
 
 @dataclass(frozen=True)

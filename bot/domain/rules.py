@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from storage.vocabulary import CaseStatus
+from bot.domain.vocabulary import CaseStatus
 
 
 class Unauthorised(str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.vocabulary import Category, Survey
+from bot.domain.vocabulary import Category, Survey
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from storage.vocabulary import Step
+from bot.domain.vocabulary import Step
 
 
 class ActionId(StrEnum):

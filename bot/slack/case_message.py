@@ -8,15 +8,15 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from bot.domain.deadlines import next_deadline
+from bot.domain.policy import Policy
 from bot.domain.privacy import contact_details, mask_email, mask_text
+from bot.domain.records import CaseSnapshot
 from bot.domain.scoring import category_label, score_label
-from bot.policy import Policy
+from bot.domain.vocabulary import CaseStatus, Category
 from bot.slack import kit
 from bot.slack.actions import ActionId, CaseRef
 from bot.slack.labels import CATEGORY_EMOJI, CONTACT_CHANNELS, OUTCOMES, PRIORITIES, STATUSES, STEPS, label
 from bot.slack.text import escape, escaped_excerpt, quoted_excerpt, slack_date
-from storage.records import CaseSnapshot
-from storage.vocabulary import CaseStatus, Category
 
 COMMENT_LIMIT = 2500  # of a section's 3,000, leaving room for the quote marks and cut marker
 NOTE_LIMIT = 1200

@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.durations import format_duration
-from bot.policy import Policy
+from bot.domain.policy import Policy
+from bot.domain.records import CaseSnapshot, EventRecord
+from bot.domain.vocabulary import EventKind, Step
 from bot.slack import kit
 from bot.slack.actions import ActionId, CaseRef, EscalationRef
 from bot.slack.case_message import Message, contact_card, customer_line, deadline_line, headline, when
 from bot.slack.labels import STEPS, label
-from storage.records import CaseSnapshot, EventRecord
-from storage.vocabulary import EventKind, Step
 
 
 def _moment(value: Any) -> datetime | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.vocabulary import CaseStatus, Category, ContactChannel, Outcome, Priority, Step
+from bot.domain.vocabulary import CaseStatus, Category, ContactChannel, Outcome, Priority, Step
 
 CATEGORY_EMOJI = {Category.DETRACTOR: "🔴", Category.PASSIVE: "🟡", Category.PROMOTER: "🟢"}
 

@@ -8,7 +8,7 @@ import threading
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from storage.records import CaseSnapshot
+from bot.domain.records import CaseSnapshot
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.policy import Policy
+from bot.domain.policy import Policy
+from bot.domain.records import CaseSnapshot, CloseDetails
+from bot.domain.vocabulary import ContactChannel, Outcome
 from bot.slack import kit
 from bot.slack.actions import CallbackId, CaseRef
 from bot.slack.case_message import headline
 from bot.slack.labels import CONTACT_CHANNELS, OUTCOMES
-from storage.records import CaseSnapshot, CloseDetails
-from storage.vocabulary import ContactChannel, Outcome
 
 CLOSE_NOTE_MAX = 2000
 CONTACT_NOTE_MAX = 500

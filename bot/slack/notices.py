@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.domain.policy import Policy
+from bot.domain.records import CaseSnapshot, EventRecord
 from bot.domain.scoring import category_label, score_label
-from bot.policy import Policy
+from bot.domain.vocabulary import Category, EventKind
 from bot.slack import kit
 from bot.slack.case_message import FeedbackLike, Message, customer_line, public_comment, score_headline
 from bot.slack.deadline_text import reminder_reply
 from bot.slack.labels import CONTACT_CHANNELS, OUTCOMES, label
 from bot.slack.text import duration, escape, quoted_excerpt
-from storage.records import CaseSnapshot, EventRecord
-from storage.vocabulary import Category, EventKind
 
 REPLY_NOTE_LIMIT = 2000  # leaves room in the 3,000 of a section for the line above it
 

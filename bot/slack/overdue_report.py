@@ -8,11 +8,11 @@ from typing import Any
 
 from bot.domain.deadlines import next_deadline
 from bot.domain.durations import format_duration
-from bot.policy import Policy
+from bot.domain.policy import Policy
+from bot.domain.records import CaseSnapshot
 from bot.slack import kit
 from bot.slack.case_message import customer_line, headline, when
 from bot.slack.labels import STEPS, label
-from storage.records import CaseSnapshot
 
 LISTED = 15  # per list; keeps the answer far inside 50 blocks and readable
 

@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.local_stack import seed_workspace
-from bot.policy import load_policy
-from bot.simulator import SlackSimulator
+from bot.devkit.local_stack import seed_workspace
+from bot.devkit.simulator import SlackSimulator
+from bot.policy_file import load_policy
 from storage.migrate import upgrade
 from tests.factories import payload
 from tests.support.crash_helpers import EXAMPLE_POLICY, BotProcess, posted_case_ids, wait_until

@@ -27,14 +27,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.simulator import BOT_USER_ID, Message, SlackSimulator
+from bot.devkit.simulator import BOT_USER_ID, Message, SlackSimulator
+from bot.domain.vocabulary import DeliveryStatus
 from storage.db import Database
 from storage.models import Case, Delivery, Feedback
-from storage.vocabulary import DeliveryStatus
 
 EXAMPLE_POLICY = Path(__file__).parent.parent.parent / "bot" / "examples" / "policy.yml"
 CASE_EVENT = "closeloop_case"  # bot/slack/case_message.py METADATA_EVENT
-DELIVERY_EVENT = "closeloop_delivery"  # bot/slack/publisher.py DELIVERY_EVENT
+DELIVERY_EVENT = "closeloop_delivery"  # bot/outbox/publisher.py DELIVERY_EVENT
 
 # `closeloop run`, started with its wall clock moved ahead: the process restarted "minutes later"
 # without the test waiting minutes. bot.clock.utc_now is patched before bot.wiring binds it.

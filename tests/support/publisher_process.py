@@ -10,17 +10,17 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.clock import utc_now
-from bot.policy import load_policy
-from bot.slack.pacing import ChannelPacer
-from bot.slack.publisher import Publisher
+from bot.outbox.pacing import ChannelPacer
+from bot.outbox.publisher import Publisher
+from bot.policy_file import load_policy
 from storage.db import Database
+from storage.outbox_store import OutboxStore
 from storage.repository import Repository
-from storage.sync_store import SyncStore
 
 
 def run_publisher(url: str, policy_path: str, api_url: str, start: Barrier, results: Any, name: str) -> None:
     database = Database(url)
-    store = SyncStore(database)
+    store = OutboxStore(database)
     publisher = Publisher(
         repository=Repository(database),
         sync_store=store,

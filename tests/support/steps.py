@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.local_stack import LocalStack
-from bot.simulator.driver import DriverResult
-from storage.records import CaseSnapshot
+from bot.devkit.local_stack import LocalStack
+from bot.devkit.simulator.driver import DriverResult
+from bot.domain.records import CaseSnapshot
 from tests.factories import CLOSE_FORM, payload
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.policy import load_policy
-from bot.sla_sweep import DeadlineSweeper
+from bot.app.deadline_sweep import DeadlineSweeper
+from bot.policy_file import load_policy
 from storage.db import Database
 from storage.deadline_store import DeadlineStore
 from storage.snapshots import snapshot

@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.cases import NOT_FOUND, ActionResult, CaseActions
+from bot.app.cases import NOT_FOUND, ActionResult, CaseActions
 from bot.domain.deadlines import escalation_contacts
+from bot.domain.policy import Policy
+from bot.domain.records import CaseSnapshot
 from bot.domain.rules import Unauthorised
-from bot.policy import Policy
+from bot.domain.vocabulary import CaseStatus
 from storage.deadline_store import DeadlineStore
-from storage.records import CaseSnapshot
 from storage.repository import Repository
-from storage.vocabulary import CaseStatus
 
 NOT_A_RESPONDER = "Only this department's managers (or the escalation contacts in the policy) can do that."
 

@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.local_stack import LocalStack
-from bot.policy import example_policy_path, load_policy
-from bot.simulator import SlackSimulator
-from bot.simulator.render import render_channel, render_ephemerals
+from bot.devkit.local_stack import LocalStack
+from bot.devkit.simulator import SlackSimulator
+from bot.devkit.simulator.render import render_channel, render_ephemerals
+from bot.policy_file import example_policy_path, load_policy
 from storage.migrate import upgrade
 
 SAMPLES: list[dict[str, Any]] = [

@@ -16,8 +16,8 @@ import threading
 import time
 from typing import Any
 
-from bot.simulator.errors import SlackError
-from bot.simulator.models import (
+from bot.devkit.simulator.errors import SlackError
+from bot.devkit.simulator.models import (
     BOT_NAME,
     BOT_USER_ID,
     MAX_VIEW_STACK,
@@ -35,7 +35,7 @@ from bot.simulator.models import (
     User,
     View,
 )
-from bot.simulator.stored_blocks import with_slack_ids
+from bot.devkit.simulator.stored_blocks import with_slack_ids
 
 
 def _stored(view: dict[str, Any]) -> dict[str, Any]:

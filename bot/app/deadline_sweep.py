@@ -10,9 +10,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.domain.deadlines import decide
-from bot.policy import Policy
+from bot.domain.policy import Policy
+from bot.domain.records import CaseSnapshot, DeadlineRecord, SweepDecision
 from storage.deadline_store import DeadlineStore
-from storage.records import CaseSnapshot, DeadlineRecord, SweepDecision
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import utc_now
-from bot.policy import Policy
+from bot.devkit.simulator import SlackSimulator
+from bot.domain.policy import Policy
+from bot.outbox.pacing import ChannelPacer
 from bot.server import HttpServer
 from bot.settings import Settings
-from bot.simulator import SlackSimulator
-from bot.slack.pacing import ChannelPacer
 from bot.wiring import Runtime, build_runtime
 
 # People of the built-in demo workspace; the example policy's managers are among them.

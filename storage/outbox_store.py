@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 
+from bot.domain.records import CaseSnapshot, DeliveryRecord
+from bot.domain.vocabulary import DeliveryStatus
 from storage.db import Database
 from storage.models import Case, Delivery, Feedback
-from storage.records import CaseSnapshot, DeliveryRecord
 from storage.snapshots import snapshot
-from storage.vocabulary import DeliveryStatus
 
 
 def _delivery_record(row: Delivery) -> DeliveryRecord:
@@ -35,7 +35,7 @@ def _ready(now: datetime) -> ColumnElement[bool]:
     return or_(Delivery.retry_at.is_(None), Delivery.retry_at <= now)
 
 
-class SyncStore:
+class OutboxStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 

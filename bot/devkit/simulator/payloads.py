@@ -11,8 +11,8 @@ import copy
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from bot.simulator.errors import DriverError
-from bot.simulator.stored_blocks import interactive_elements
+from bot.devkit.simulator.errors import DriverError
+from bot.devkit.simulator.stored_blocks import interactive_elements
 
 # element type -> the key Slack uses for its state and action payloads
 STATE_KEYS: Final[dict[str, str]] = {

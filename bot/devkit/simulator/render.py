@@ -12,11 +12,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from bot.simulator.models import BOT_USER_ID
-from bot.simulator.workspace import Workspace
+from bot.devkit.simulator.models import BOT_USER_ID
+from bot.devkit.simulator.workspace import Workspace
 
 if TYPE_CHECKING:
-    from bot.simulator.simulator import SlackSimulator
+    from bot.devkit.simulator.simulator import SlackSimulator
 
 RULE = "─" * 40
 INDENT = "    "

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.simulator.context import Handler, MethodContext, Params, metadata, optional, required
-from bot.simulator.errors import SlackError
-from bot.simulator.models import BOT_USER_ID, PERMALINK_ROOT, Channel
-from bot.simulator.stored_blocks import with_slack_ids
+from bot.devkit.simulator.context import Handler, MethodContext, Params, metadata, optional, required
+from bot.devkit.simulator.errors import SlackError
+from bot.devkit.simulator.models import BOT_USER_ID, PERMALINK_ROOT, Channel
+from bot.devkit.simulator.stored_blocks import with_slack_ids
 
 
 def _member_channel(ctx: MethodContext, params: Params) -> Channel:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.simulator.context import Handler, MethodContext, Params, optional, required
-from bot.simulator.errors import SlackError
-from bot.simulator.models import View
+from bot.devkit.simulator.context import Handler, MethodContext, Params, optional, required
+from bot.devkit.simulator.errors import SlackError
+from bot.devkit.simulator.models import View
 
 
 def _view(ctx: MethodContext, method: str, params: Params, *, kind: str | None = None) -> dict[str, Any]:

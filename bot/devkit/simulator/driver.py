@@ -20,12 +20,12 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
-from bot.simulator.blockkit import validate_view
-from bot.simulator.errors import DriverError, SlackError
-from bot.simulator.models import APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, Clock, Message, View
-from bot.simulator.payloads import element_state, find_element, view_state
-from bot.simulator.responses import ResponseUrls
-from bot.simulator.workspace import Workspace
+from bot.devkit.simulator.blockkit import validate_view
+from bot.devkit.simulator.errors import DriverError, SlackError
+from bot.devkit.simulator.models import APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, Clock, Message, View
+from bot.devkit.simulator.payloads import element_state, find_element, view_state
+from bot.devkit.simulator.responses import ResponseUrls
+from bot.devkit.simulator.workspace import Workspace
 
 T = TypeVar("T")
 

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.simulator import chat, conversations, views
-from bot.simulator.context import Handler, MethodContext, Params, RateLimited
-from bot.simulator.errors import SlackError
-from bot.simulator.limits import Fault, FaultQueue, RateLimiter
-from bot.simulator.transport import HttpReply
-from bot.simulator.workspace import Workspace
+from bot.devkit.simulator import chat, conversations, views
+from bot.devkit.simulator.context import Handler, MethodContext, Params, RateLimited
+from bot.devkit.simulator.errors import SlackError
+from bot.devkit.simulator.limits import Fault, FaultQueue, RateLimiter
+from bot.devkit.simulator.transport import HttpReply
+from bot.devkit.simulator.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.simulator.blockkit import validate_blocks, validate_message_text
-from bot.simulator.context import flag
-from bot.simulator.errors import SlackError
-from bot.simulator.models import BOT_USER_ID, ResponsePost, ResponseUrl
-from bot.simulator.stored_blocks import with_slack_ids
-from bot.simulator.transport import HttpReply
-from bot.simulator.workspace import Workspace
+from bot.devkit.simulator.blockkit import validate_blocks, validate_message_text
+from bot.devkit.simulator.context import flag
+from bot.devkit.simulator.errors import SlackError
+from bot.devkit.simulator.models import BOT_USER_ID, ResponsePost, ResponseUrl
+from bot.devkit.simulator.stored_blocks import with_slack_ids
+from bot.devkit.simulator.transport import HttpReply
+from bot.devkit.simulator.workspace import Workspace
 
 ReportFn = Callable[[str, list[str]], None]
 

@@ -4,12 +4,12 @@ Used by the test suite as the fake Slack (`WebClient(base_url=sim.api_url)`) and
 Importing this package starts nothing; `SlackSimulator.start()` (or `with SlackSimulator() as sim`) does.
 """
 
-from bot.simulator.api import ApiCall
-from bot.simulator.blockkit import validate_blocks, validate_message_text, validate_view
-from bot.simulator.clock import ManualClock
-from bot.simulator.driver import DriverResult, SlackDriver
-from bot.simulator.errors import BlockKitError, DriverError, SlackError
-from bot.simulator.models import (
+from bot.devkit.simulator.api import ApiCall
+from bot.devkit.simulator.blockkit import validate_blocks, validate_message_text, validate_view
+from bot.devkit.simulator.clock import ManualClock
+from bot.devkit.simulator.driver import DriverResult, SlackDriver
+from bot.devkit.simulator.errors import BlockKitError, DriverError, SlackError
+from bot.devkit.simulator.models import (
     BOT_USER_ID,
     TEAM_ID,
     Channel,
@@ -20,8 +20,14 @@ from bot.simulator.models import (
     User,
     View,
 )
-from bot.simulator.render import mrkdwn_to_text, render_channel, render_dms, render_ephemerals, render_message
-from bot.simulator.simulator import SlackSimulator
+from bot.devkit.simulator.render import (
+    mrkdwn_to_text,
+    render_channel,
+    render_dms,
+    render_ephemerals,
+    render_message,
+)
+from bot.devkit.simulator.simulator import SlackSimulator
 
 __all__ = [
     "BOT_USER_ID",

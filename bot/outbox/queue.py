@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from bot.executor import TrackingExecutor
-from bot.slack.publisher import Publisher
+from bot.outbox.publisher import Publisher
 from storage.db import log_failure
 
 log = logging.getLogger(__name__)

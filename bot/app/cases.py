@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain import rules
+from bot.domain.policy import Policy
+from bot.domain.records import CaseSnapshot, ChangeResult, CloseDetails
 from bot.domain.rules import Unauthorised
-from bot.policy import Policy
-from storage.records import CaseSnapshot, ChangeResult, CloseDetails
 from storage.repository import Repository
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.simulator.context import Handler, MethodContext, Params, flag, integer, optional, required
-from bot.simulator.errors import SlackError
-from bot.simulator.models import (
+from bot.devkit.simulator.context import Handler, MethodContext, Params, flag, integer, optional, required
+from bot.devkit.simulator.errors import SlackError
+from bot.devkit.simulator.models import (
     BOT_ID,
     BOT_NAME,
     BOT_USER_ID,

@@ -10,16 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from bot.simulator.blockkit import (
+from bot.devkit.simulator.blockkit import (
     MAX_MESSAGE_TEXT,
     Surface,
     validate_blocks,
     validate_message_text,
     validate_view,
 )
-from bot.simulator.errors import SlackError
-from bot.simulator.limits import RateLimiter
-from bot.simulator.workspace import Workspace
+from bot.devkit.simulator.errors import SlackError
+from bot.devkit.simulator.limits import RateLimiter
+from bot.devkit.simulator.workspace import Workspace
 
 Params = dict[str, Any]
 

@@ -24,12 +24,12 @@ from pydantic import (
 )
 
 from bot.domain.deadlines import CaseFacts, raised_priority
+from bot.domain.policy import Policy
+from bot.domain.records import FEEDBACK_FIELDS, FeedbackData, IntakeOutcome, Triage
 from bot.domain.routing import RoutingInput, route
 from bot.domain.scoring import SCALES, classify
-from bot.policy import Policy
-from storage.records import FEEDBACK_FIELDS, FeedbackData, IntakeOutcome, Triage
+from bot.domain.vocabulary import Survey
 from storage.repository import Repository
-from storage.vocabulary import Survey
 
 MAX_COMMENT = 10_000
 

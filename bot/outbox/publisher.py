@@ -19,18 +19,18 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.deadlines import open_steps
-from bot.policy import Policy
+from bot.domain.policy import Policy
+from bot.domain.records import CaseSnapshot, DeliveryRecord, EventRecord
+from bot.domain.vocabulary import DM_KINDS, CaseStatus, DeliveryKind
+from bot.outbox.failures import ADMIN_RETRY, Failure, Kind, SendError, backoff, classify, explain
+from bot.outbox.pacing import ChannelPacer, MustWait
 from bot.slack.case_message import METADATA_EVENT, Message, case_message
 from bot.slack.deadline_text import assigned_dm, escalation_dm, reminder_dm
-from bot.slack.failures import ADMIN_RETRY, Failure, Kind, SendError, backoff, classify, explain
 from bot.slack.links import WorkspaceLinks
 from bot.slack.notices import announcement, moved_notice, promoter_notice, thread_reply
-from bot.slack.pacing import ChannelPacer, MustWait
 from storage.admin_alerts import AdminAlerts
-from storage.records import CaseSnapshot, DeliveryRecord, EventRecord
+from storage.outbox_store import OutboxStore
 from storage.repository import Repository
-from storage.sync_store import SyncStore
-from storage.vocabulary import DM_KINDS, CaseStatus, DeliveryKind
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Publisher:
         self,
         *,
         repository: Repository,
-        sync_store: SyncStore,
+        sync_store: OutboxStore,
         policy: Policy,
         client: WebClient,
         clock: Callable[[], datetime],

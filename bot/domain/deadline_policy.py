@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from bot.domain.business_time import BusinessHours
 from bot.domain.durations import parse_duration
-from storage.vocabulary import Category, Priority
+from bot.domain.vocabulary import Category, Priority
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")

@@ -7,7 +7,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-from bot.simulator.models import Clock
+from bot.devkit.simulator.models import Clock
 
 
 class RateLimiter:

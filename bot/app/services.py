@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.cases import CaseActions
-from bot.escalations import EscalationActions
-from bot.intake import IntakeService
-from bot.policy import Policy
+from bot.app.cases import CaseActions
+from bot.app.escalations import EscalationActions
+from bot.app.intake import IntakeService
+from bot.domain.policy import Policy
 from storage.deadline_store import DeadlineStore
 from storage.repository import Repository
 

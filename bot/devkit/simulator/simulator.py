@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Self
 
-from bot.simulator.api import ApiCall, WebApi
-from bot.simulator.driver import ACK_DEADLINE_SECONDS, SlackDriver
-from bot.simulator.errors import BlockKitError
-from bot.simulator.limits import Fault, FaultQueue, RateLimiter
-from bot.simulator.models import (
+from bot.devkit.simulator.api import ApiCall, WebApi
+from bot.devkit.simulator.driver import ACK_DEADLINE_SECONDS, SlackDriver
+from bot.devkit.simulator.errors import BlockKitError
+from bot.devkit.simulator.limits import Fault, FaultQueue, RateLimiter
+from bot.devkit.simulator.models import (
     BOT_USER_ID,
     Channel,
     Clock,
@@ -24,9 +24,9 @@ from bot.simulator.models import (
     ResponsePost,
     User,
 )
-from bot.simulator.responses import ResponseUrls
-from bot.simulator.transport import HttpReply, HttpRequest, HttpServer
-from bot.simulator.workspace import Workspace
+from bot.devkit.simulator.responses import ResponseUrls
+from bot.devkit.simulator.transport import HttpReply, HttpRequest, HttpServer
+from bot.devkit.simulator.workspace import Workspace
 
 
 class SlackSimulator:
