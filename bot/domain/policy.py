@@ -6,7 +6,7 @@ the admin is `bot.policy_file`'s job."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal, Protocol, Self
 
 from pydantic import (
     BaseModel,
@@ -19,6 +19,14 @@ from pydantic import (
 
 from bot.domain.deadline_policy import BusinessHoursSpec, PriorityRule, Sla, user_ids
 from bot.domain.vocabulary import Category, Priority, Survey
+
+
+class HasDepartment(Protocol):
+    """A case, a response or anything else that names its department."""
+
+    @property
+    def department(self) -> str: ...
+
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 USER_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
@@ -210,10 +218,21 @@ class Policy(_Strict):
         return self
 
     def department(self, name: str) -> Department:
+        """The department of that name; KeyError if the policy has none (see `department_of`)."""
         for department in self.departments:
             if department.name == name:
                 return department
         raise KeyError(name)
+
+    def department_of(self, item: HasDepartment) -> Department:
+        """The department that answers for a case (or response): its own, or the default one when
+        its department was removed from the policy after it arrived. Its channel, managers,
+        members and business hours then all come from the default department, so closing,
+        escalations and nudges agree on who is responsible."""
+        for department in self.departments:
+            if department.name == item.department:
+                return department
+        return self.department(self.routing.default_department)
 
     def claimers(self, department: str) -> frozenset[str] | None:
         """Who may claim the department's cases; None when anyone may."""
