@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+# The look-behind lets an address start only where a run of address characters starts: without
+# it every position inside a long run is tried again, which is quadratic in the comment's length.
 EMAIL = re.compile(r"(?<![\w.+-])([\w.+-])[\w.+-]*@([\w-]+(?:\.[\w-]+)+)")
 # A phone number has a phone's shape: an international +prefix, an area code in brackets, a
 # trunk 0, or the North American 555-123-4567; 7 to 15 digits in all. Order numbers, amounts,
@@ -46,6 +48,6 @@ def contact_details(email: str | None, text: str | None) -> list[str]:
     """The email and every phone number or address found in the comment, unmasked, for the owner."""
     found = [email] if email else []
     for source in (text or "",):
-        found += [m.group(0) for m in re.finditer(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", source)]
+        found += [m.group(0) for m in EMAIL.finditer(source)]
         found += [m.group(0) for m in PHONE.finditer(source) if _is_phone(m.group(0))]
     return list(dict.fromkeys(found))
