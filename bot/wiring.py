@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -19,7 +18,9 @@ from bot.app.cases import CaseActions
 from bot.app.deadline_sweep import DeadlineSweeper
 from bot.app.escalations import EscalationActions
 from bot.app.intake import IntakeService
+from bot.app.queries import CaseQueries
 from bot.app.services import Services
+from bot.app.slack_events import SlackEventLog
 from bot.clock import Clock, utc_now
 from bot.domain.deadlines import SlaPlanner
 from bot.domain.policy import Policy
@@ -59,6 +60,8 @@ class Runtime:
     policy: Policy
     database: Database
     services: Services
+    repository: Repository  # for tests and the demo, which read what the bot stored
+    deadlines: DeadlineStore
     publisher: Publisher
     queue: PublishQueue
     bolt_app: App
@@ -66,13 +69,12 @@ class Runtime:
     listeners: TrackingExecutor
     sweep_seconds: float
     sweeper: DeadlineSweeper
-    seen_events: SeenEvents
     scheduler: BackgroundScheduler | None = field(default=None)
 
     def housekeeping(self) -> None:
         """Forget handled Slack event ids after a day (Slack's retries stop within minutes)."""
         try:
-            self.seen_events.forget_before(self.services.clock() - timedelta(days=1))
+            self.services.slack_events.forget_old()
         except Exception as error:
             log_failure(log, "housekeeping", error)
 
@@ -181,13 +183,12 @@ def build_runtime(
     cases = CaseActions(repository, policy, clock, queue.request)
     services = Services(
         policy=policy,
-        repository=repository,
         intake=IntakeService(repository, policy, clock, after_intake),
         cases=cases,
         escalations=EscalationActions(repository, cases, deadlines, policy, clock, queue.request),
-        deadlines=deadlines,
+        queries=CaseQueries(repository, deadlines, policy, clock),
+        slack_events=SlackEventLog(SeenEvents(database), clock),
         clock=clock,
-        intake_token=settings.intake_token,
     )
     listeners = TrackingExecutor(max_workers=8, thread_name_prefix="closeloop-listener")
     bolt_app = App(
@@ -207,14 +208,15 @@ def build_runtime(
         queue.request_sweep()
 
     channel_events.register(bolt_app, bot_joined)
-    seen_events = SeenEvents(database)
-    event_dedupe.register(bolt_app, services, seen_events)
+    event_dedupe.register(bolt_app, services)
     errors.register(bolt_app)
     return Runtime(
         settings=settings,
         policy=policy,
         database=database,
         services=services,
+        repository=repository,
+        deadlines=deadlines,
         publisher=publisher,
         queue=queue,
         bolt_app=bolt_app,
@@ -228,5 +230,4 @@ def build_runtime(
         listeners=listeners,
         sweep_seconds=sweep_seconds,
         sweeper=DeadlineSweeper(deadlines, policy, clock, queue.request),
-        seen_events=seen_events,
     )

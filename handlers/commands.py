@@ -7,17 +7,10 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.app.services import Services
+from bot.slack.help import HELP
 from bot.slack.links import WorkspaceLinks
 from bot.slack.overdue_report import overdue_report
 from bot.slack.text import escape
-
-HELP = """*closeloop* closes the customer feedback loop.
-• New survey responses that need a follow-up appear as cases in your department's channel.
-• *Claim* a case to own it, call or email the customer, then *Log contact*.
-• *Close loop* with the outcome, the root cause and what you did — the team gets a shout-out.
-Commands:
-• `/loop overdue [department]` — open cases that missed a deadline or are about to, oldest first
-• `/loop help` — this message"""
 
 
 def overdue_answer(services: Services, words: list[str], links: WorkspaceLinks) -> dict[str, Any]:
@@ -29,11 +22,10 @@ def overdue_answer(services: Services, words: list[str], links: WorkspaceLinks) 
     if department is not None and department not in names:
         known = ", ".join(f"`{n}`" for n in names)
         return {"text": f"There is no department `{escape(department[:40])}`. Try one of: {known}."}
-    now = services.clock()
-    store = services.deadlines
-    overdue = store.open_cases_due_between(None, now, department=department)
-    at_risk = store.open_cases_due_between(now, now + policy.sla.at_risk_within, department=department)
-    return overdue_report(policy, now, overdue, at_risk, department=department, link=links.case_link)
+    report = services.queries.overdue(department)
+    overdue = (report.overdue.total, report.overdue.cases)
+    at_risk = (report.at_risk.total, report.at_risk.cases)
+    return overdue_report(policy, report.now, overdue, at_risk, department=department, link=links.case_link)
 
 
 def register(app: App, services: Services) -> None:

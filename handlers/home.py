@@ -1,4 +1,4 @@
-"""The App Home tab: how closeloop works, and the cases the viewer owns."""
+"""The App Home tab, published when someone opens it."""
 
 from __future__ import annotations
 
@@ -8,34 +8,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.app.services import Services
-from bot.slack import kit
-from bot.slack.case_message import customer_line, headline
-from bot.slack.labels import STATUSES, label
-from handlers.commands import HELP
-
-HOME_CASE_LIMIT = 20  # keeps the tab far inside Slack's 100 blocks
-
-
-def home_view(services: Services, user: str) -> dict[str, Any]:
-    total, cases = services.repository.open_cases_of(user, limit=HOME_CASE_LIMIT)
-    blocks: list[dict[str, Any]] = [
-        kit.header("closeloop"),
-        kit.section(HELP),
-        kit.divider(),
-        kit.header(f"Your open cases ({total})"),
-    ]
-    if not cases:
-        blocks.append(kit.section("_None. Claim a case in your department's channel to own it._"))
-    for case in cases:
-        where = f" in <#{case.slack_channel}>" if case.slack_channel else ""
-        blocks.append(
-            kit.section(f"*{headline(case)}* — {customer_line(case)}{where}\n{label(STATUSES, case.status)}")
-        )
-    if total > len(cases):
-        blocks.append(
-            kit.context(f"Showing your {len(cases)} oldest of {total}. Close some to see the rest.")
-        )
-    return {"type": "home", "blocks": blocks}
+from bot.slack.home import HOME_CASE_LIMIT, home_view
 
 
 def register(app: App, services: Services) -> None:
@@ -43,4 +16,5 @@ def register(app: App, services: Services) -> None:
     def home_opened(event: dict[str, Any], client: WebClient) -> None:
         user = event.get("user")
         if isinstance(user, str) and event.get("tab", "home") == "home":
-            client.views_publish(user_id=user, view=home_view(services, user))
+            mine = services.queries.open_cases_of(user, limit=HOME_CASE_LIMIT)
+            client.views_publish(user_id=user, view=home_view(mine.total, mine.cases))

@@ -27,8 +27,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from bot.app.intake import IntakeRejected, IntakeService
-from storage.db import unreachable
+from bot.app.intake import DatabaseUnavailable, IntakeRejected, IntakeService
 
 log = logging.getLogger(__name__)
 
@@ -233,10 +232,8 @@ class IntakeEndpoint:
                 "422 Unprocessable Content",
                 {"error": "invalid_feedback", "fields": rejected.fields},
             )
-        except Exception as error:
-            reason = unreachable(error)
-            if reason is None:
-                raise
+        except DatabaseUnavailable as error:
+            reason = error.reason
             # Nothing was stored (the transaction did not commit): a 503 makes the survey tool
             # send it again, where a 500 might make it give up.
             log.warning("POST /feedback answered 503: the database is unreachable (%s)", reason)

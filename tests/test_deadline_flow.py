@@ -105,7 +105,7 @@ def test_a_second_answer_is_told_who_answered_first(stack, clock):
     stack.settle()
     (told,) = stack.simulator.ephemerals("U0CAROL")
     assert told.text == "<@U0MAYA> already acknowledged this."
-    kinds = [e.kind for e in stack.runtime.services.repository.history(case.id)]
+    kinds = [e.kind for e in stack.runtime.repository.history(case.id)]
     assert kinds.count(EventKind.ACKNOWLEDGED) == 1 and EventKind.SNOOZED not in kinds
 
 
@@ -119,7 +119,7 @@ def test_only_managers_and_the_second_level_may_answer(stack, clock):
     )
     assert escalations.reassign(case.id, "claim", "U0OMAR", "U0OMAR").refusal == refused.refusal  # billing's
     assert escalations.acknowledge(case.id, "claim", "U0CAROL").refusal is None  # the second level
-    kinds = [e.kind for e in stack.runtime.services.repository.history(case.id)]
+    kinds = [e.kind for e in stack.runtime.repository.history(case.id)]
     assert kinds.count(EventKind.ACKNOWLEDGED) == 1 and EventKind.REASSIGNED not in kinds
 
 
@@ -127,7 +127,7 @@ def test_reassigning_from_the_dm_hands_the_case_over(stack, clock):
     case, channel, message = escalate(stack, clock)
     stack.slack.click("U0MAYA", channel, message.ts, "escalation_reassign", value="U0BOB")
     stack.settle()
-    current = stack.runtime.services.repository.get_case(case.id)
+    current = stack.runtime.repository.get_case(case.id)
     assert (current.owner_id, current.status) == ("U0BOB", "claimed")
     assert "*Status:* 👤 Claimed by <@U0BOB>" in case_text(stack, case)
     (handed,) = dms(stack, "U0BOB")[1]
@@ -224,7 +224,7 @@ def test_the_channel_reads_well_after_an_escalation(stack, clock):
 def test_reopening_a_closed_case_brings_its_deadlines_back(stack, clock):
     case = open_case(stack)
     close_case(stack, case, "U0ALICE")  # Alice closes it directly and becomes its owner
-    deadlines = stack.runtime.services.deadlines
+    deadlines = stack.runtime.deadlines
     assert deadlines.pending(case.id) == []
     stack.slack.click("U0BOB", case.slack_channel, case.slack_ts, "case_reopen")
     stack.settle()
@@ -232,7 +232,7 @@ def test_reopening_a_closed_case_brings_its_deadlines_back(stack, clock):
     assert refused.text == "Only the owner, <@U0ALICE>, or a manager of this department can reopen this case."
     stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_reopen")
     stack.settle()
-    current = stack.runtime.services.repository.get_case(case.id)
+    current = stack.runtime.repository.get_case(case.id)
     assert (current.status, current.owner_id, current.outcome) == ("claimed", "U0ALICE", None)
     assert any("<@U0ALICE> reopened this case" in t for t in thread_texts(stack, case))
     assert "case_close" in str(stack.simulator.message(case.slack_channel, case.slack_ts).blocks)
@@ -300,7 +300,7 @@ def test_a_case_moved_to_another_department_is_nudged_and_escalated_there(stack,
     answer = stack.post_feedback(payload(customer=SMB, comment="Also I was double charged on my invoice."))
     assert answer.status == 202
     stack.settle()
-    moved = stack.runtime.services.repository.get_case(case.id)
+    moved = stack.runtime.repository.get_case(case.id)
     assert moved.department == "billing"
     stack.sweep_deadlines()
     assert any("can someone take it?" in t for t in thread_texts(stack, moved))
@@ -326,7 +326,7 @@ def test_a_reopened_loop_gets_a_fresh_close_deadline(stack, clock):
     clock.advance(days=10)
     stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_reopen")
     stack.settle()
-    reopened = stack.runtime.services.repository.get_case(case.id)
+    reopened = stack.runtime.repository.get_case(case.id)
     assert reopened.close_due_at == clock() + timedelta(days=3)
     stack.sweep_deadlines()
     assert [m for m in dms(stack, "U0MAYA")[1] if "close the loop was due" in m.text] == []

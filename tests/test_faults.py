@@ -102,7 +102,7 @@ def top_message(stack, case):
 
 
 def check_slack_matches_the_database(stack, clock, accepted) -> None:
-    database, repository = stack.runtime.database, stack.runtime.services.repository
+    database, repository = stack.runtime.database, stack.runtime.repository
     # Nothing acknowledged is lost: each 202 is a case, or (a promoter) a notice sent.
     stored = external_ids(database)
     assert [b["id"] for b, _ in accepted if b["id"] not in stored] == []
@@ -147,7 +147,7 @@ def close_through_the_modal(stack, user: str, case) -> None:
 
 
 def test_a_rush_through_flaky_slack_and_an_outage_loses_nothing_and_doubles_nothing(stack, clock):
-    simulator, repository = stack.simulator, stack.runtime.services.repository
+    simulator, repository = stack.simulator, stack.runtime.repository
 
     # 1. Twenty-five responses arrive at once while Slack limits, refuses, stalls and loses answers.
     simulator.inject_fault("chat.postMessage", status=429, times=2)  # Retry-After: 1
@@ -222,11 +222,11 @@ def test_sends_that_time_out_but_land_are_found_not_repeated(stack, clock):
     simulator.inject_fault("chat.postMessage", delay_seconds=0.4)
     answer = stack.post_feedback(payload())
     stack.settle()
-    case = stack.runtime.services.repository.get_case(answer.body["case_id"])
+    case = stack.runtime.repository.get_case(answer.body["case_id"])
     assert case.slack_ts is None and case.post_attempts == 1
     landed("chat.postMessage", 1)
     retry_when_due(stack, clock)
-    case = stack.runtime.services.repository.get_case(case.id)
+    case = stack.runtime.repository.get_case(case.id)
     assert case.slack_ts is not None
 
     simulator.inject_fault("chat.update", delay_seconds=0.4)
@@ -253,7 +253,7 @@ def test_a_change_before_an_uncertain_post_is_confirmed_still_reaches_the_messag
     stack.simulator.inject_fault("chat.postMessage", status=500, applied=True, times=1)
     answer = stack.post_feedback(payload(comment=None))
     stack.settle()
-    case = stack.runtime.services.repository.get_case(answer.body["case_id"])
+    case = stack.runtime.repository.get_case(answer.body["case_id"])
     assert case.slack_ts is None and case.post_attempts == 1
     (posted,) = case_messages(bot_messages(stack.simulator, CHANNELS))[case.id]
     clock.advance(minutes=1)

@@ -70,7 +70,7 @@ class Intake:
         return post(self.url, body, headers)
 
     def counts(self) -> dict[str, int]:
-        return self.stack.runtime.services.repository.counts()
+        return self.stack.runtime.repository.counts()
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_a_good_signature_is_accepted_and_stored(intake):
     answer = intake.post(body, intake.signed(body))
     assert answer.status == 202, answer
     assert answer.body["status"] == "created"
-    stored = intake.stack.runtime.services.repository.feedback(answer.body["feedback_id"])
+    stored = intake.stack.runtime.repository.feedback(answer.body["feedback_id"])
     assert stored.score == 3 and stored.raw["id"] == "resp-1"
 
 
@@ -257,7 +257,7 @@ def test_the_bot_without_a_signing_secret_refuses_signed_requests(stack, clock):
             "X-Closeloop-Signature": signature(timestamp, body, secret),
         }
         assert_refused(post(f"{stack.server.url}/feedback", body, headers), "signed requests are not enabled")
-    assert stack.runtime.services.repository.counts()["feedback"] == 0
+    assert stack.runtime.repository.counts()["feedback"] == 0
 
 
 @pytest.mark.parametrize("unset", [None, ""])
@@ -276,7 +276,7 @@ def test_with_neither_token_nor_secret_everything_is_refused(stack, clock, caplo
     with serving(endpoint) as url:
         for headers in attempts:
             assert_refused(post(url, body, headers))
-    assert stack.runtime.services.repository.counts()["feedback"] == 0
+    assert stack.runtime.repository.counts()["feedback"] == 0
 
 
 # --- secrets stay out of logs ----------------------------------------------------------------------
@@ -401,7 +401,7 @@ def test_a_timestamp_in_non_ascii_digits_is_refused_even_when_signed(stack, cloc
             },
         )
         assert status == "401 Unauthorized" and "whole seconds" in answer["detail"], answer
-    assert stack.runtime.services.repository.counts()["feedback"] == 1
+    assert stack.runtime.repository.counts()["feedback"] == 1
 
 
 @FUZZ

@@ -37,10 +37,10 @@ def test_accepts_a_response_and_answers_with_ids_category_and_department(stack):
 
 
 def test_a_wrong_or_missing_token_is_401_and_stores_nothing(stack):
-    before = stack.runtime.services.repository.counts()
+    before = stack.runtime.repository.counts()
     assert stack.post_feedback(payload(), token="not-the-token").status == 401
     assert stack.post_feedback(payload(), token="").status == 401
-    assert stack.runtime.services.repository.counts() == before
+    assert stack.runtime.repository.counts() == before
 
 
 def test_bad_fields_are_each_named(stack):
@@ -80,7 +80,7 @@ def test_wrong_types_sizes_and_bodies_get_clear_4xx(stack):
     assert stack.post_feedback(payload(), content_type="text/plain").status == 415
     huge = json.dumps(payload(comment="x" * 300_000)).encode()
     assert stack.post_feedback(huge).status == 413
-    assert stack.runtime.services.repository.counts() == {
+    assert stack.runtime.repository.counts() == {
         "feedback": 0,
         "cases": 0,
         "case_events": 0,
@@ -91,11 +91,11 @@ def test_wrong_types_sizes_and_bodies_get_clear_4xx(stack):
 @FUZZ
 @given(body=json_values)
 def test_arbitrary_json_never_breaks_intake(stack, body):
-    before = stack.runtime.services.repository.counts()
+    before = stack.runtime.repository.counts()
     answer = stack.post_feedback(body)
     assert answer.status in (202, 400, 422), answer
     if answer.status != 202:
-        assert stack.runtime.services.repository.counts() == before
+        assert stack.runtime.repository.counts() == before
         assert answer.body["error"] in ("invalid_feedback", "invalid_json")
 
 
@@ -107,12 +107,12 @@ def test_arbitrary_json_never_breaks_intake(stack, body):
     value=json_values,
 )
 def test_any_field_with_any_value_is_accepted_or_named(stack, field, value):
-    before = stack.runtime.services.repository.counts()
+    before = stack.runtime.repository.counts()
     answer = stack.post_feedback(payload(**{"id": "fuzz", field: value}))
     assert answer.status in (202, 422), answer
     if answer.status == 422:
         assert any(name.split(".")[0] == field for name in answer.body["fields"]), answer.body
-        assert stack.runtime.services.repository.counts() == before
+        assert stack.runtime.repository.counts() == before
 
 
 @FUZZ
@@ -137,7 +137,7 @@ def test_valid_responses_round_trip(stack, survey_and_score, comment, name):
         )
     )
     assert answer.status == 202, answer.body
-    stored = stack.runtime.services.repository.feedback(answer.body["feedback_id"])
+    stored = stack.runtime.repository.feedback(answer.body["feedback_id"])
     assert stored.score == score and stored.customer_name == (name.strip() or None)
     kept = (comment or "").replace("\x00", "")  # PostgreSQL cannot store NUL; it is dropped everywhere
     assert stored.comment == (kept if kept.strip() else None)
@@ -152,7 +152,7 @@ def test_numbers_json_cannot_carry_are_refused_not_crashed_on(stack):
     assert stack.post_feedback(payload(customer={"id": 10**300})).status == 422
     answer = stack.post_feedback(payload(submitted_at="9999-12-31T23:59:59-05:00"))
     assert answer.status == 422 and answer.body["fields"] == {"submitted_at": "is not a plausible time"}
-    assert stack.runtime.services.repository.counts()["feedback"] == 0
+    assert stack.runtime.repository.counts()["feedback"] == 0
 
 
 @FUZZ
@@ -169,18 +169,18 @@ def test_numbers_json_cannot_carry_are_refused_not_crashed_on(stack):
 def test_unknown_keys_with_any_value_are_kept_or_refused_never_500(stack, key, value, inside_customer):
     body = payload(id=f"extra-{key}")
     (body["customer"] if inside_customer else body)[key] = value
-    before = stack.runtime.services.repository.counts()
+    before = stack.runtime.repository.counts()
     answer = stack.post_feedback(body)
     assert answer.status in (202, 400), answer
     if answer.status == 400:
-        assert stack.runtime.services.repository.counts() == before
+        assert stack.runtime.repository.counts() == before
 
 
 def test_updates_keep_the_raw_fields_sent_before(stack):
     first = stack.post_feedback(payload(crm_ticket="T-1"))
     second = stack.post_feedback({"id": "resp-1", "survey": "nps", "score": 3, "nps_reason": "slow"})
     assert second.body["status"] == "updated" and second.body["case_id"] == first.body["case_id"]
-    raw = stack.runtime.services.repository.feedback(first.body["feedback_id"]).raw
+    raw = stack.runtime.repository.feedback(first.body["feedback_id"]).raw
     assert (
         raw["crm_ticket"] == "T-1"
         and raw["nps_reason"] == "slow"

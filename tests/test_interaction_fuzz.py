@@ -80,7 +80,7 @@ def world(stack) -> World:
         built = World(*ids)
         stack.fuzz_world = built
         stack.settle()
-    repository = stack.runtime.services.repository
+    repository = stack.runtime.repository
     a, b, c = (repository.get_case(i) for i in (built.a, built.b, built.c))
     if a.status == "closed":
         cases.reopen(a.id, str(a.owner_id))
@@ -112,7 +112,7 @@ def snapshot(stack) -> Snapshot:
     with database.transaction() as session:
         last_event = session.scalar(select(func.max(CaseEvent.id))) or 0
     return Snapshot(
-        stack.runtime.services.repository.counts(),
+        stack.runtime.repository.counts(),
         {row.id: (row.status, row.owner_id, row.version) for row in case_rows(database)},
         last_event,
     )
@@ -168,7 +168,7 @@ def envelope(kind: str, user: Any) -> dict[str, Any]:
 
 
 def click_body(stack, user: Any, case_id: int, action_id: Any, value: Any) -> dict[str, Any]:
-    case = stack.runtime.services.repository.get_case(case_id)
+    case = stack.runtime.repository.get_case(case_id)
     trigger = stack.simulator.issue_trigger(user if isinstance(user, str) and user else "U0ALICE")
     return {
         **envelope("block_actions", user),
@@ -278,7 +278,7 @@ def resolve(stack, here: World, spec: tuple) -> tuple[int | None, Any]:
         return None, CaseRef(case_id=spec[1], version=1).encode()
     if spec[0] == "raw":
         return None, spec[1]
-    case = stack.runtime.services.repository.get_case(here.case(spec[1]))
+    case = stack.runtime.repository.get_case(here.case(spec[1]))
     version = {"current": case.version, "stale": case.version - 1, "future": case.version + 5, "zero": 0}
     return case.id, CaseRef(case_id=case.id, version=version[spec[2]]).encode()
 

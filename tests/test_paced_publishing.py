@@ -64,7 +64,7 @@ def test_a_burst_is_paced_without_errors_and_comes_back_in_order_when_its_slots_
     assert [stack.runtime.publisher.store.failures(case_id) for case_id in ids[5:]] == [0, 0, 0]
 
     # Other work is not held up behind the backlog: a claim shows at once.
-    first = stack.runtime.services.repository.get_case(ids[0])
+    first = stack.runtime.repository.get_case(ids[0])
     stack.slack.click("U0ALICE", first.slack_channel, first.slack_ts, "case_claim")
     stack.settle()
     assert stack.simulator.calls_to("chat.update"), "the claim waited behind the backlog"
@@ -156,7 +156,7 @@ def test_a_busy_channel_does_not_hold_up_the_managers_escalation_dm(stack, clock
     later = ClockLater(stack, clock)
     answer = stack.post_feedback(payload(customer={"name": "Dana Scully", "segment": "smb"}))
     stack.settle()
-    case = stack.runtime.services.repository.get_case(answer.body["case_id"])
+    case = stack.runtime.repository.get_case(answer.body["case_id"])
     stack.runtime.publisher.pacer.hold(case.slack_channel, 24 * 3600)  # Slack asked us to wait
     clock.advance(hours=2)  # unclaimed past its deadline: a nudge in the thread, a DM to Maya
     stack.sweep_deadlines()

@@ -32,7 +32,7 @@ def told(stack, user) -> str:
 def refusals(stack, case):
     return [
         (e.actor, e.details["action"])
-        for e in stack.runtime.services.repository.history(case.id)
+        for e in stack.runtime.repository.history(case.id)
         if e.kind == EventKind.REFUSED
     ]
 
@@ -41,10 +41,10 @@ def test_only_the_departments_people_may_claim(stack):
     case = open_case(stack)
     click(stack, "U0OMAR", case, "case_claim")
     assert told(stack, "U0OMAR") == "Only this department's members can claim its cases."
-    assert stack.runtime.services.repository.get_case(case.id).owner_id is None
+    assert stack.runtime.repository.get_case(case.id).owner_id is None
     assert refusals(stack, case) == [("U0OMAR", "claim")]
     click(stack, "U0MAYA", case, "case_claim")  # a manager of the department may
-    assert stack.runtime.services.repository.get_case(case.id).owner_id == "U0MAYA"
+    assert stack.runtime.repository.get_case(case.id).owner_id == "U0MAYA"
 
 
 def test_closing_an_unclaimed_case_needs_the_right_to_claim_it(stack):
@@ -74,7 +74,7 @@ def test_only_the_owner_releases_or_logs_a_contact(stack):
     assert told(stack, "U0BOB") == "Only the owner, <@U0ALICE>, can release it."
     click(stack, "U0MAYA", case, "case_log_contact")
     assert told(stack, "U0MAYA") == "Only the owner, <@U0ALICE>, can log a contact."
-    assert stack.runtime.services.repository.get_case(case.id).owner_id == "U0ALICE"
+    assert stack.runtime.repository.get_case(case.id).owner_id == "U0ALICE"
     assert refusals(stack, case) == [("U0BOB", "release"), ("U0MAYA", "log a contact")]
 
 

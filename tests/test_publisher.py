@@ -20,10 +20,10 @@ def test_a_refused_post_is_retried_by_the_sweep_and_posted_once(stack, clock):
     answer = stack.post_feedback(payload())
     assert answer.status == 202  # intake never waits on Slack
     stack.settle()
-    case = stack.runtime.services.repository.get_case(answer.body["case_id"])
+    case = stack.runtime.repository.get_case(answer.body["case_id"])
     assert case.slack_ts is None
     sweep(stack, clock)
-    case = stack.runtime.services.repository.get_case(case.id)
+    case = stack.runtime.repository.get_case(case.id)
     assert case.slack_ts is not None
     assert len(stack.simulator.messages("C0SUPPORT")) == 1
     sweep(stack, clock)  # nothing more is owed: nothing more is sent
@@ -71,7 +71,7 @@ def test_thread_replies_wait_for_their_case_message(stack, clock):
     stack.post_feedback(payload(comment="the comment, minutes later"))
     stack.settle()
     sweep(stack, clock)
-    case = stack.runtime.services.repository.get_case(answer.body["case_id"])
+    case = stack.runtime.repository.get_case(answer.body["case_id"])
     thread = stack.simulator.thread(case.slack_channel, case.slack_ts)
     assert "the comment, minutes later" in thread[0].blocks[1]["text"]["text"]
     assert len(thread) == 2 and "sent an update (comment)" in thread[1].text
@@ -89,7 +89,7 @@ def test_a_post_whose_answer_was_lost_is_found_not_repeated(stack, clock):
     sweep(stack, clock)
     sweep(stack, clock)
     (message,) = top_level(stack, "C0SUPPORT")
-    case = stack.runtime.services.repository.get_case(answer.body["case_id"])
+    case = stack.runtime.repository.get_case(answer.body["case_id"])
     assert case.slack_ts == message.ts
     assert len(stack.simulator.calls_to("conversations.history")) >= 1
 
@@ -135,14 +135,14 @@ def test_a_comment_that_routes_elsewhere_moves_an_untouched_case(stack, clock):
     assert not any(b["type"] == "actions" for b in old.blocks)  # no live buttons left behind
     (new,) = top_level(stack, "C0BILLING")
     assert "double charged" in str(new.blocks)
-    case = stack.runtime.services.repository.get_case(first.body["case_id"])
+    case = stack.runtime.repository.get_case(first.body["case_id"])
     assert (case.department, case.slack_channel, case.slack_ts) == ("billing", "C0BILLING", new.ts)
 
 
 def test_a_claimed_case_stays_where_it_is(stack, clock):
     first = stack.post_feedback(payload(comment=None))
     stack.settle()
-    case = stack.runtime.services.repository.get_case(first.body["case_id"])
+    case = stack.runtime.repository.get_case(first.body["case_id"])
     click(stack, "U0ALICE", case, "case_claim")
     second = stack.post_feedback(payload(comment="refund please"))
     stack.settle()
@@ -155,7 +155,7 @@ def test_a_department_gone_from_the_policy_falls_back_to_the_default(stack, poli
     from bot.domain.records import Triage
 
     gone = Triage(category="detractor", department="sales", priority="high", open_case=True, notify=False)
-    outcome = stack.runtime.services.repository.record_feedback(
+    outcome = stack.runtime.repository.record_feedback(
         parse_feedback(payload(id="old")), lambda _data: gone, clock()
     )
     stack.post_feedback(payload(id="new"))
@@ -189,4 +189,4 @@ def test_a_case_message_deleted_in_slack_is_posted_again(stack, clock):
     stack.settle()
     (message,) = top_level(stack, "C0SUPPORT")
     assert message.ts != case.slack_ts and "Claimed by <@U0ALICE>" in str(message.blocks)
-    assert stack.runtime.services.repository.get_case(case.id).slack_ts == message.ts
+    assert stack.runtime.repository.get_case(case.id).slack_ts == message.ts

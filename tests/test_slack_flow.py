@@ -113,7 +113,7 @@ def test_a_comment_of_many_short_lines_still_fits(stack):
 def test_a_huge_comment_is_cut_with_a_visible_marker(stack):
     comment = ("word " * 2000).strip()  # 9,999 characters: accepted, stored whole, cut in Slack
     case = post_case(stack, comment=comment)
-    assert stack.runtime.services.repository.get_case(case.id).comment == comment
+    assert stack.runtime.repository.get_case(case.id).comment == comment
     text = top_level(stack, case.slack_channel)[0].blocks[1]["text"]["text"]
     assert len(text) <= 3000 and "of 9,999 characters shown]" in text
 
@@ -142,7 +142,7 @@ def test_simultaneous_claims_make_one_owner_and_tell_the_others_privately(stack)
     with ThreadPoolExecutor(len(clickers)) as pool:
         assert [r.status for r in pool.map(click, clickers)] == [200, 200, 200]
     stack.settle()
-    owner = stack.runtime.services.repository.get_case(case.id).owner_id
+    owner = stack.runtime.repository.get_case(case.id).owner_id
     assert owner in clickers
     losers = [u for u in clickers if u != owner]
     notes = [(e.user, e.text) for e in stack.simulator.ephemerals()]
@@ -155,12 +155,12 @@ def test_a_second_click_by_the_owner_changes_nothing(stack):
     stale = top_level(stack, case.slack_channel)[0]  # the message as it was before anyone claimed
     stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_claim")
     stack.settle()
-    version = stack.runtime.services.repository.get_case(case.id).version
+    version = stack.runtime.repository.get_case(case.id).version
     updates = len(stack.simulator.calls_to("chat.update"))
     result = stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_claim", message=stale)
     assert result.status == 200
     stack.settle()
-    assert stack.runtime.services.repository.get_case(case.id).version == version
+    assert stack.runtime.repository.get_case(case.id).version == version
     assert len(stack.simulator.calls_to("chat.update")) == updates
     assert thread_texts(stack, case) == ["👤 <@U0ALICE> claimed this case."]
     assert [e.text for e in stack.simulator.ephemerals("U0ALICE")] == ["You already own this case."]
@@ -172,13 +172,13 @@ def test_only_the_owner_can_release(stack):
     stack.settle()
     stack.slack.click("U0BOB", case.slack_channel, case.slack_ts, "case_release")
     stack.settle()
-    assert stack.runtime.services.repository.get_case(case.id).owner_id == "U0ALICE"
+    assert stack.runtime.repository.get_case(case.id).owner_id == "U0ALICE"
     assert [e.text for e in stack.simulator.ephemerals("U0BOB")] == [
         "Only the owner, <@U0ALICE>, can release it."
     ]
     stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, "case_release")
     stack.settle()
-    assert stack.runtime.services.repository.get_case(case.id).owner_id is None
+    assert stack.runtime.repository.get_case(case.id).owner_id is None
     assert thread_texts(stack, case)[-1] == "↩️ <@U0ALICE> released this case — it is unclaimed again."
 
 
@@ -194,7 +194,7 @@ def test_log_contact_moves_the_case_to_contacted(stack):
     )
     assert result.status == 200 and not result.body
     stack.settle()
-    refreshed = stack.runtime.services.repository.get_case(case.id)
+    refreshed = stack.runtime.repository.get_case(case.id)
     assert refreshed.status == "contacted" and refreshed.contact_channel == "email"
     assert thread_texts(stack, case)[-1] == (
         "📞 <@U0ALICE> contacted the customer by email.\n>Sent &lt;!here&gt; a mail"
@@ -223,7 +223,7 @@ def test_closing_updates_the_message_history_and_announces_the_closer(stack, clo
     clock.advance(hours=2, minutes=14)
     _, result = close_case(stack, case)
     assert result.status == 200 and not result.body
-    closed = stack.runtime.services.repository.get_case(case.id)
+    closed = stack.runtime.repository.get_case(case.id)
     assert (closed.status, closed.outcome, closed.root_cause, closed.remedy) == (
         "closed",
         "resolved",
@@ -251,7 +251,7 @@ def test_missing_close_fields_are_shown_in_the_modal(stack):
         "note",
         "customer_informed",
     }
-    assert stack.runtime.services.repository.get_case(case.id).status == "new"
+    assert stack.runtime.repository.get_case(case.id).status == "new"
     assert stack.simulator.messages("C0WINS") == []
 
 
@@ -281,7 +281,7 @@ def test_someone_else_cannot_close_a_claimed_case_but_a_manager_can(stack):
     assert stack.simulator.open_views("U0BOB") == []
     assert "Only the owner, <@U0ALICE>, or a manager" in stack.simulator.ephemerals("U0BOB")[0].text
     close_case(stack, case, user="U0MAYA")  # support's manager in the example policy
-    closed = stack.runtime.services.repository.get_case(case.id)
+    closed = stack.runtime.repository.get_case(case.id)
     assert closed.status == "closed" and closed.closed_by == "U0MAYA" and closed.owner_id == "U0ALICE"
 
 

@@ -44,7 +44,7 @@ def test_a_correctly_signed_raw_click_works(stack):
     case = open_case(stack)
     assert stack.slack.send_raw(click_body(case), FORM).status == 200
     stack.settle()
-    assert stack.runtime.services.repository.get_case(case.id).owner_id == "U0ALICE"
+    assert stack.runtime.repository.get_case(case.id).owner_id == "U0ALICE"
 
 
 def test_forged_and_stale_signatures_are_refused_and_change_nothing(stack):
@@ -62,18 +62,18 @@ def test_forged_and_stale_signatures_are_refused_and_change_nothing(stack):
         == 401
     )
     stack.settle()
-    assert stack.runtime.services.repository.get_case(case.id).owner_id is None
-    assert stack.runtime.services.repository.history(case.id)[-1].kind == "created"
+    assert stack.runtime.repository.get_case(case.id).owner_id is None
+    assert stack.runtime.repository.history(case.id)[-1].kind == "created"
 
 
 def test_malformed_button_values_are_ignored_calmly(stack, caplog):
     case = open_case(stack)
-    before = stack.runtime.services.repository.counts()
+    before = stack.runtime.repository.counts()
     for value in ("", "not json", "[]", '{"c": "one", "v": 1}', '{"x": 1}'):
         assert stack.slack.send_raw(click_body(case, value=value), FORM).status == 200
     stack.settle()
-    assert stack.runtime.services.repository.counts() == before
-    assert stack.runtime.services.repository.get_case(case.id).owner_id is None
+    assert stack.runtime.repository.counts() == before
+    assert stack.runtime.repository.get_case(case.id).owner_id is None
     assert stack.simulator.ephemerals() == []  # nothing to tell: the click was not ours
     assert [r.levelname for r in caplog.records if r.levelname == "ERROR"] == []
 
@@ -89,7 +89,7 @@ def test_a_click_on_a_case_that_no_longer_exists_is_explained(stack, caplog):
 
 def test_unknown_actions_and_garbage_bodies_never_500(stack):
     case = open_case(stack)
-    before = stack.runtime.services.repository.counts()
+    before = stack.runtime.repository.counts()
     answers = [
         stack.slack.send_raw(click_body(case, action_id="no_such_button"), FORM).status,
         stack.slack.send_raw(b"payload=%7Bnot-json", FORM).status,
@@ -102,7 +102,7 @@ def test_unknown_actions_and_garbage_bodies_never_500(stack):
     ]
     stack.settle()
     assert all(status < 500 for status in answers), answers
-    assert stack.runtime.services.repository.counts() == before
+    assert stack.runtime.repository.counts() == before
 
 
 interaction_values = st.recursive(
@@ -120,14 +120,14 @@ interaction_values = st.recursive(
     value=interaction_values,
 )
 def test_interaction_payloads_with_any_field_broken_never_500(stack, mutation, value):
-    case = stack.runtime.services.repository.find_case(1) or open_case(stack)
+    case = stack.runtime.repository.find_case(1) or open_case(stack)
     body = json.loads(parse_qs(click_body(case).decode())["payload"][0])
     body[mutation] = value
-    before = stack.runtime.services.repository.counts()
+    before = stack.runtime.repository.counts()
     answer = stack.slack.send_raw(urlencode({"payload": json.dumps(body)}).encode(), FORM)
     stack.settle()
     assert answer.status < 500
-    after = stack.runtime.services.repository.counts()
+    after = stack.runtime.repository.counts()
     # Either nothing happened, or (when the mutation left a valid click) exactly one claim.
     assert after == before or after["case_events"] == before["case_events"] + 1
 

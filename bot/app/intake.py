@@ -29,6 +29,7 @@ from bot.domain.records import FEEDBACK_FIELDS, FeedbackData, IntakeOutcome, Tri
 from bot.domain.routing import RoutingInput, route
 from bot.domain.scoring import SCALES, classify
 from bot.domain.vocabulary import Survey
+from storage.db import unreachable
 from storage.repository import Repository
 
 MAX_COMMENT = 10_000
@@ -221,6 +222,14 @@ def triage(policy: Policy, data: FeedbackData) -> Triage:
     )
 
 
+class DatabaseUnavailable(Exception):
+    """The database could not be reached, so nothing was stored: the sender should retry later."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class IntakeService:
     def __init__(
         self,
@@ -235,10 +244,17 @@ class IntakeService:
         self.on_stored = on_stored
 
     def accept(self, payload: Any) -> IntakeOutcome:
+        """Raises IntakeRejected for bad fields, DatabaseUnavailable when nothing could be stored."""
         data = parse_feedback(payload)
-        outcome = self.repository.record_feedback(
-            data, lambda merged: triage(self.policy, merged), self.clock()
-        )
+        try:
+            outcome = self.repository.record_feedback(
+                data, lambda merged: triage(self.policy, merged), self.clock()
+            )
+        except Exception as error:
+            reason = unreachable(error)
+            if reason is None:
+                raise
+            raise DatabaseUnavailable(reason) from error
         if outcome.changed:
             self.on_stored(outcome)
         return outcome

@@ -1,4 +1,5 @@
-"""The objects listeners need, handed to each handler module's `register` by the wiring module."""
+"""What listeners may use, handed to each handler module's `register` by the wiring module: use
+cases and queries, never a store."""
 
 from __future__ import annotations
 
@@ -9,18 +10,17 @@ from datetime import datetime
 from bot.app.cases import CaseActions
 from bot.app.escalations import EscalationActions
 from bot.app.intake import IntakeService
+from bot.app.queries import CaseQueries
+from bot.app.slack_events import SlackEventLog
 from bot.domain.policy import Policy
-from storage.deadline_store import DeadlineStore
-from storage.repository import Repository
 
 
 @dataclass(frozen=True)
 class Services:
     policy: Policy
-    repository: Repository
     intake: IntakeService
     cases: CaseActions
     escalations: EscalationActions
-    deadlines: DeadlineStore
+    queries: CaseQueries
+    slack_events: SlackEventLog
     clock: Callable[[], datetime]
-    intake_token: str | None

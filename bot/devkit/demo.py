@@ -150,7 +150,7 @@ def _receive(stack: LocalStack, clock: StoryClock, say: Callable[[str], None]) -
     _step(say, clock, "the comment for demo-1001 arrives minutes later: the same case is updated in place")
     where = {}
     for response_id, case_id in cases.items():
-        case = stack.runtime.services.repository.get_case(case_id)
+        case = stack.runtime.repository.get_case(case_id)
         if not (case.slack_channel and case.slack_ts):
             raise RuntimeError(f"case #{case_id} was not posted")
         where[response_id] = (case.slack_channel, case.slack_ts)
@@ -251,7 +251,7 @@ def run_demo(
             say(render_channel(simulator, simulator.dm_channel("U0MAYA").id))
             say(f"\n{'═' * 78}\nOnly Bob sees (ephemeral)\n{'═' * 78}")
             say(render_ephemerals(simulator, "U0BOB"))
-            counts = stack.runtime.services.repository.counts()
+            counts = stack.runtime.repository.counts()
             say(
                 f"\nDatabase: {counts['feedback']} responses, {counts['cases']} cases, "
                 f"{counts['case_events']} history events."

@@ -16,7 +16,7 @@ def open_case(stack: LocalStack, **overrides: Any) -> CaseSnapshot:
     answer = stack.post_feedback(payload(**overrides))
     assert answer.status == 202, answer.body
     stack.settle()
-    return stack.runtime.services.repository.get_case(answer.body["case_id"])
+    return stack.runtime.repository.get_case(answer.body["case_id"])
 
 
 def click(stack: LocalStack, user: str, case: CaseSnapshot, action_id: str) -> None:

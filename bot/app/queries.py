@@ -1,0 +1,57 @@
+"""Read-only questions the listeners ask (the Home tab, `/loop` reports), answered from storage
+as domain records, so a listener never needs to know where they are kept."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.domain.policy import Policy
+from bot.domain.records import CaseSnapshot
+from storage.deadline_store import DeadlineStore
+from storage.repository import Repository
+
+
+@dataclass(frozen=True)
+class CaseList:
+    """The first cases of a list, and how many there are in all: a list in Slack is capped, its
+    count is not."""
+
+    total: int
+    cases: list[CaseSnapshot]
+
+
+@dataclass(frozen=True)
+class OverdueCases:
+    """`/loop overdue`: cases past a deadline, and those due within `sla.at_risk_within`."""
+
+    now: datetime
+    overdue: CaseList
+    at_risk: CaseList
+
+
+class CaseQueries:
+    def __init__(
+        self,
+        repository: Repository,
+        deadlines: DeadlineStore,
+        policy: Policy,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.repository = repository
+        self.deadlines = deadlines
+        self.policy = policy
+        self.clock = clock
+
+    def open_cases_of(self, user: str, limit: int) -> CaseList:
+        """The user's open cases, oldest first."""
+        return CaseList(*self.repository.open_cases_of(user, limit=limit))
+
+    def overdue(self, department: str | None) -> OverdueCases:
+        """With no deadlines in the policy nothing can be late: both lists are empty."""
+        now = self.clock()
+        window_end = now + (self.policy.sla.at_risk_within if self.policy.sla else timedelta(0))
+        overdue = self.deadlines.open_cases_due_between(None, now, department=department)
+        at_risk = self.deadlines.open_cases_due_between(now, window_end, department=department)
+        return OverdueCases(now, CaseList(*overdue), CaseList(*at_risk))

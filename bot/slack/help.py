@@ -1,0 +1,11 @@
+"""What closeloop says about itself: `/loop help` and the top of the Home tab."""
+
+from __future__ import annotations
+
+HELP = """*closeloop* closes the customer feedback loop.
+• New survey responses that need a follow-up appear as cases in your department's channel.
+• *Claim* a case to own it, call or email the customer, then *Log contact*.
+• *Close loop* with the outcome, the root cause and what you did — the team gets a shout-out.
+Commands:
+• `/loop overdue [department]` — open cases that missed a deadline or are about to, oldest first
+• `/loop help` — this message"""
