@@ -127,7 +127,9 @@ def test_staff_notes_names_and_manager_dms_are_masked_too(stack, clock):
 
 @given(
     st.text(alphabet="ab.+-@ _x", max_size=200).map(lambda s: s.replace("x", "example.com"))
-    | st.builds(lambda n, tail: "a" * n + tail, st.integers(0, 10_000), st.sampled_from(["", "@acme.example"]))
+    | st.builds(
+        lambda n, tail: "a" * n + tail, st.integers(0, 10_000), st.sampled_from(["", "@acme.example"])
+    )
 )
 def test_the_owner_is_shown_exactly_the_addresses_the_channel_masks(text):
     """One email pattern serves both, the one anchored by a look-behind: a second, unanchored copy

@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.slack.text import duration, escape, escaped_excerpt, truncate
+from bot.slack.text import duration, escape, escaped_excerpt
 
 # After escaping, no '<' or '>' may remain: they are what make <!channel>, <@U1> and <url|label> live.
 LIVE_ENTITY = re.compile(r"[<>]")
@@ -37,12 +37,6 @@ def test_excerpts_fit_never_split_an_entity_and_say_they_were_cut(text, limit):
         assert "characters shown]" in excerpt
     else:
         assert excerpt == escape(text)
-
-
-def test_truncate_marks_the_cut():
-    assert truncate("a" * 10, 20) == "a" * 10
-    cut = truncate("a" * 5000, 3000)
-    assert len(cut) <= 3000 and cut.endswith("of 5,000 characters shown]")
 
 
 def test_durations_read_naturally():

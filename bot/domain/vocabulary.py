@@ -113,11 +113,3 @@ class DeadlineStatus(StrEnum):
     ACKNOWLEDGED = "acknowledged"  # a manager took the escalation: the rest of its chain stops
     SUPERSEDED = "superseded"  # due together with a later one for the same people: only that one went
     RETIRED = "retired"  # history of a chain that starts over (case moved department, loop reopened)
-
-
-ACTIVE_DEADLINE_STATUSES: tuple[DeadlineStatus, ...] = (
-    DeadlineStatus.PENDING,
-    DeadlineStatus.SENT,
-    DeadlineStatus.ACKNOWLEDGED,
-    DeadlineStatus.SUPERSEDED,
-)

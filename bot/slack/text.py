@@ -18,15 +18,6 @@ def escape(text: str | None) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def truncate(text: str, limit: int) -> str:
-    """Cut to at most `limit` characters with a visible marker saying how much was cut."""
-    if len(text) <= limit:
-        return text
-    total = len(text)
-    shown = max(0, limit - len(CUT_MARKER.format(shown=total, total=total)))
-    return text[:shown].rstrip() + CUT_MARKER.format(shown=shown, total=total)
-
-
 def fit(text: str | None, limit: int, render: Callable[[str], str] = escape) -> str:
     """The longest prefix of `text` whose rendering (escaped, quoted, ...) plus a cut marker fits
     in `limit` characters. Cutting the raw text, not the rendered one, never splits an entity
