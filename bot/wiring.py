@@ -26,9 +26,11 @@ from bot.domain.deadlines import SlaPlanner
 from bot.domain.policy import Policy
 from bot.domain.records import IntakeOutcome
 from bot.executor import TrackingExecutor
+from bot.outbox.alerts import AdminAlerter
 from bot.outbox.pacing import ChannelPacer
-from bot.outbox.publisher import Publisher
-from bot.outbox.queue import PublishQueue
+from bot.outbox.queue import OutboxQueue
+from bot.outbox.sender import SlackSender
+from bot.outbox.worker import OutboxWorker
 from bot.settings import Settings
 from bot.web import Router
 from handlers import (
@@ -62,8 +64,8 @@ class Runtime:
     services: Services
     repository: Repository  # for tests and the demo, which read what the bot stored
     deadlines: DeadlineStore
-    publisher: Publisher
-    queue: PublishQueue
+    outbox_worker: OutboxWorker
+    outbox_queue: OutboxQueue
     bolt_app: App
     wsgi: Router
     listeners: TrackingExecutor
@@ -87,24 +89,24 @@ class Runtime:
             return 0
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until listeners and the publisher have finished what was asked of them so far."""
-        for _ in range(10):  # a listener may queue publishing, which is then waited for in turn
-            if not (self.listeners.wait_idle(timeout) and self.queue.wait_idle(timeout)):
+        """Wait until listeners and the outbox have finished what was asked of them so far."""
+        for _ in range(10):  # a listener may ask the outbox for work, which is then waited for in turn
+            if not (self.listeners.wait_idle(timeout) and self.outbox_queue.wait_idle(timeout)):
                 return False
-            if self.listeners.wait_idle(0) and self.queue.wait_idle(0):
+            if self.listeners.wait_idle(0) and self.outbox_queue.wait_idle(0):
                 return True
         return False
 
     def start_background(self) -> None:
         """Catch up once, then sweep on an interval (APScheduler's in-memory store: the sweep's
         state lives in the database, so nothing is shared between processes but rows)."""
-        self.queue.request_sweep()
+        self.outbox_queue.request_sweep()
         scheduler = BackgroundScheduler(timezone="UTC")
         scheduler.add_job(
-            self.queue.request_sweep,
+            self.outbox_queue.request_sweep,
             "interval",
             seconds=self.sweep_seconds,
-            id="publish-sweep",
+            id="outbox-sweep",
             max_instances=1,
             coalesce=True,
         )
@@ -125,7 +127,7 @@ class Runtime:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
         self.listeners.shutdown(wait=True)
-        self.queue.shutdown()
+        self.outbox_queue.shutdown()
         self.database.dispose()
 
 
@@ -139,8 +141,8 @@ def database_health(database: Database) -> dict[str, Any]:
 
 
 def slack_client(settings: Settings, *, retry_connections: bool) -> WebClient:
-    """The publisher's client retries nothing itself: a reset connection, a 5xx or a timeout may
-    have posted anyway, so the publisher retries on the next sweep after looking for the post,
+    """The outbox's client retries nothing itself: a reset connection, a 5xx or a timeout may
+    have posted anyway, so the outbox retries on the next sweep after looking for the post,
     and a 429 leaves the rest owed instead of sleeping through it. Listeners' calls (ephemeral
     answers, opening modals) are safe to repeat once when a connection drops."""
     handlers: list[RetryHandler] = (
@@ -166,26 +168,26 @@ def build_runtime(
     database = Database(settings.database_url)
     repository = Repository(database, SlaPlanner(policy))
     deadlines = DeadlineStore(database, snapshot)
-    publisher = Publisher(
+    sender = SlackSender(slack_client(settings, retry_connections=False), pacer)
+    outbox_worker = OutboxWorker(
         repository=repository,
-        sync_store=OutboxStore(database),
+        store=OutboxStore(database),
         policy=policy,
-        client=slack_client(settings, retry_connections=False),
+        sender=sender,
         clock=clock,
-        alerts=AdminAlerts(database),
-        pacer=pacer,
+        alerter=AdminAlerter(policy=policy, sender=sender, clock=clock, seen=AdminAlerts(database)),
     )
-    queue = PublishQueue(publisher, come_back_later=come_back_later)
+    outbox_queue = OutboxQueue(outbox_worker, come_back_later=come_back_later)
 
     def after_intake(outcome: IntakeOutcome) -> None:
-        queue.request(outcome.case_id)
+        outbox_queue.request(outcome.case_id)
 
-    cases = CaseActions(repository, policy, clock, queue.request)
+    cases = CaseActions(repository, policy, clock, outbox_queue.request)
     services = Services(
         policy=policy,
         intake=IntakeService(repository, policy, clock, after_intake),
         cases=cases,
-        escalations=EscalationActions(repository, cases, deadlines, policy, clock, queue.request),
+        escalations=EscalationActions(repository, cases, deadlines, policy, clock, outbox_queue.request),
         queries=CaseQueries(repository, deadlines, policy, clock),
         slack_events=SlackEventLog(SeenEvents(database), clock),
         clock=clock,
@@ -201,11 +203,10 @@ def build_runtime(
     payload_shape.register(bolt_app)  # before any listener is matched
     for module in (case_buttons, escalation_buttons, modal_submissions, commands, home):
         module.register(bolt_app, services)
-    sync_store = publisher.store
 
     def bot_joined(channel: str) -> None:
-        sync_store.retry_now()
-        queue.request_sweep()
+        outbox_worker.store.retry_now()
+        outbox_queue.request_sweep()
 
     channel_events.register(bolt_app, bot_joined)
     event_dedupe.register(bolt_app, services)
@@ -217,8 +218,8 @@ def build_runtime(
         services=services,
         repository=repository,
         deadlines=deadlines,
-        publisher=publisher,
-        queue=queue,
+        outbox_worker=outbox_worker,
+        outbox_queue=outbox_queue,
         bolt_app=bolt_app,
         wsgi=Router(
             bolt_app,
@@ -229,5 +230,5 @@ def build_runtime(
         ),
         listeners=listeners,
         sweep_seconds=sweep_seconds,
-        sweeper=DeadlineSweeper(deadlines, policy, clock, queue.request),
+        sweeper=DeadlineSweeper(deadlines, policy, clock, outbox_queue.request),
     )

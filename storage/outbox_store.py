@@ -1,8 +1,10 @@
-"""What is owed to Slack, and leases on it.
+"""The outbox's rows: what is owed to Slack, and leases on it.
 
 A case message is owed while it was never posted (`slack_ts` is NULL) or shows an older version
-than the case; thread replies, announcements and notices are `deliveries` rows. Work is leased
-with a conditional UPDATE so two workers, threads or processes never send the same thing twice.
+than the case; every other message (thread replies, announcements, notices, direct messages) is
+a delivery, one `deliveries` row each. Work is leased with a conditional UPDATE so two workers,
+threads or processes never send the same thing twice. (The `sync_*` columns of `cases` keep
+their old names: renaming them needs a migration.)
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ class OutboxStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def cases_needing_sync(self, now: datetime, limit: int = 100) -> list[int]:
+    def cases_owed(self, now: datetime, limit: int = 100) -> list[int]:
+        """Cases whose case message or deliveries are owed and may be tried now (not leased, not
+        backing off)."""
         lease_free = or_(Case.sync_lease_until.is_(None), Case.sync_lease_until < now)
         not_backing_off = or_(Case.sync_retry_at.is_(None), Case.sync_retry_at <= now)
         with self.database.transaction() as session:
@@ -57,7 +61,7 @@ class OutboxStore:
             return sorted(i for i in ids if i is not None)[:limit]
 
     def lease_case(self, case_id: int, now: datetime, seconds: float) -> CaseSnapshot | None:
-        """Take the right to sync a case's Slack messages for `seconds`; None if someone has it."""
+        """Take the right to deliver a case's messages for `seconds`; None if someone has it."""
         with self.database.transaction() as session:
             statement = (
                 update(Case)
@@ -87,7 +91,7 @@ class OutboxStore:
             session.execute(update(Case).where(Case.id == case_id).values(**values))
 
     def defer_case(self, case_id: int, retry_at: datetime) -> None:
-        """Give the case back to be synced at `retry_at` (posting faster would exceed Slack's
+        """Give the case back to be tried at `retry_at` (posting faster would exceed Slack's
         pace); its error and failure count stay as they were: being paced is not failing."""
         with self.database.transaction() as session:
             session.execute(

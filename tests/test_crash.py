@@ -41,7 +41,7 @@ from tests.support.databases import empty_tables
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 
 CHANNELS = ("C0SUPPORT", "C0BILLING", "C0PRODUCT", "C0WINS")
-LEASE_SECONDS = 120  # Publisher.lease_seconds: what a killed process leaves taken
+LEASE_SECONDS = 120  # OutboxWorker.lease_seconds: what a killed process leaves taken
 RESTART_AHEAD = LEASE_SECONDS + 60
 WORKERS = 6
 

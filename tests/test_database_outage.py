@@ -76,7 +76,7 @@ def test_intake_answers_503_and_background_jobs_warn_while_the_database_is_gone(
         }
         assert get(f"{stack.server.url}/healthz")[0] == 503
 
-        stack.runtime.queue.request_sweep()
+        stack.runtime.outbox_queue.request_sweep()
         stack.settle()
         stack.runtime.sweep_deadlines()
         stack.runtime.housekeeping()
@@ -86,7 +86,7 @@ def test_intake_answers_503_and_background_jobs_warn_while_the_database_is_gone(
     assert not any(r.exc_info for r in caplog.records), "a traceback was logged"
     said = "\n".join(message for _, message in logged)
     assert "POST /feedback answered 503: the database is unreachable (OperationalError" in said
-    for job in ("publish sweep", "deadline sweep", "housekeeping"):
+    for job in ("outbox sweep", "deadline sweep", "housekeeping"):
         assert f"{job} skipped: the database is unreachable" in said
 
 

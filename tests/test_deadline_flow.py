@@ -279,11 +279,11 @@ def test_a_dm_queued_before_the_case_closed_is_not_sent(stack, clock):
     clock.advance(hours=2)
     stack.sweep_deadlines()
     assert dms(stack, "U0MAYA")[1] == []
-    pending = stack.runtime.publisher.store.pending_deliveries(case_id=case.id)
+    pending = stack.runtime.outbox_worker.store.pending_deliveries(case_id=case.id)
     assert "escalation_dm" in [d.kind for d in pending]
     stack.runtime.services.cases.close(case.id, "U0MAYA", CLOSE_DETAILS)
     stack.settle()
-    stack.runtime.publisher.sweep()
+    stack.runtime.outbox_worker.sweep()
     stack.settle()
     assert dms(stack, "U0MAYA")[1] == []
     with stack.runtime.database.transaction() as session:

@@ -4,7 +4,7 @@ for a while and back. Through all of it: no response is lost, every case message
 every thread reply is sent once per event, and each message ends up showing its case's state.
 
 Everything goes through the real stack: intake over HTTP, signed clicks and modal submissions to
-/slack/events, the publisher talking to the simulated Slack over HTTP. The publisher's catch-up is
+/slack/events, the outbox talking to the simulated Slack over HTTP. The outbox's catch-up is
 driven by requesting sweeps and waiting for them (`settle`), and the clock is moved so the
 simulator's rate limit (5 posts per channel, then 1 a second) lets posts through again.
 """
@@ -48,12 +48,12 @@ REPLY_PREFIX = {
 
 
 def sweep(stack) -> None:
-    stack.runtime.queue.request_sweep()
+    stack.runtime.outbox_queue.request_sweep()
     stack.settle()
 
 
 def retry_when_due(stack, clock) -> None:
-    """Move the clock to when the publisher said it would retry (after a failure it backs off),
+    """Move the clock to when the outbox said it would retry (after a failure it backs off),
     plus a second for the simulator's rate limit to let one more post through; then sweep."""
     due = next_retry(stack.runtime.database, after=clock())
     wait = max((due - clock()).total_seconds(), 0.0) if due is not None else 0.0
@@ -213,7 +213,7 @@ def test_a_rush_through_flaky_slack_and_an_outage_loses_nothing_and_doubles_noth
 
 def test_sends_that_time_out_but_land_are_found_not_repeated(stack, clock):
     """The bot gives up waiting (its client timeout) while Slack still applies the call."""
-    stack.runtime.publisher.client.timeout = 0.2
+    stack.runtime.outbox_worker.sender.client.timeout = 0.2
     simulator = stack.simulator
 
     def landed(method: str, count: int) -> None:  # Slack finishes the stalled call on its own time

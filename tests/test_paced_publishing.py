@@ -25,7 +25,7 @@ class ClockLater:
         self.stack, self.clock = stack, clock
         self.asked: list[tuple[int | None, float]] = []
         self.due: dict[int | None, datetime] = {}
-        stack.runtime.publisher.on_deferred = self.call_later
+        stack.runtime.outbox_worker.on_deferred = self.call_later
 
     def call_later(self, key: int | None, seconds: float) -> None:
         self.asked.append((key, seconds))
@@ -39,7 +39,7 @@ class ClockLater:
             del self.due[key]
             if at > self.clock():
                 self.clock.advance(seconds=(at - self.clock()).total_seconds())
-            self.stack.runtime.queue.request(key)
+            self.stack.runtime.outbox_queue.request(key)
             self.stack.settle()
             rounds += 1
             assert rounds <= limit, "paced work keeps coming back without going out"
@@ -60,8 +60,8 @@ def test_a_burst_is_paced_without_errors_and_comes_back_in_order_when_its_slots_
 
     # Being paced is normal: nothing is logged, counted as a failure or shown to an admin.
     assert [r.getMessage() for r in caplog.records] == []
-    assert stack.runtime.publisher.store.problems() == []  # no case or delivery with an error
-    assert [stack.runtime.publisher.store.failures(case_id) for case_id in ids[5:]] == [0, 0, 0]
+    assert stack.runtime.outbox_worker.store.problems() == []  # no case or delivery with an error
+    assert [stack.runtime.outbox_worker.store.failures(case_id) for case_id in ids[5:]] == [0, 0, 0]
 
     # Other work is not held up behind the backlog: a claim shows at once.
     first = stack.runtime.repository.get_case(ids[0])
@@ -86,7 +86,7 @@ def test_promoter_notices_are_paced_the_same_way_and_come_back_one_after_another
     stack.settle()
     assert len(stack.simulator.messages("C0SUPPORT")) == 5
     assert later.due and set(later.due) == {None}  # the case-less notices
-    assert stack.runtime.publisher.store.problems() == []
+    assert stack.runtime.outbox_worker.store.problems() == []
     assert later.run_until_nothing_waits() == 3
     assert len(stack.simulator.messages("C0SUPPORT")) == 8
     assert no_refusals(stack) == []
@@ -157,7 +157,7 @@ def test_a_busy_channel_does_not_hold_up_the_managers_escalation_dm(stack, clock
     answer = stack.post_feedback(payload(customer={"name": "Dana Scully", "segment": "smb"}))
     stack.settle()
     case = stack.runtime.repository.get_case(answer.body["case_id"])
-    stack.runtime.publisher.pacer.hold(case.slack_channel, 24 * 3600)  # Slack asked us to wait
+    stack.runtime.outbox_worker.sender.pacer.hold(case.slack_channel, 24 * 3600)  # Slack asked us to wait
     clock.advance(hours=2)  # unclaimed past its deadline: a nudge in the thread, a DM to Maya
     stack.sweep_deadlines()
 
@@ -168,4 +168,4 @@ def test_a_busy_channel_does_not_hold_up_the_managers_escalation_dm(stack, clock
     assert (nudge.status, escalation.status) == (DeliveryStatus.PENDING, DeliveryStatus.SENT)
     assert len(stack.simulator.messages(stack.simulator.dm_channel("U0MAYA").id)) == 1
     assert stack.simulator.thread(case.slack_channel, case.slack_ts)[1:] == []
-    assert later.asked[-1][0] == case.id and stack.runtime.publisher.store.problems() == []
+    assert later.asked[-1][0] == case.id and stack.runtime.outbox_worker.store.problems() == []

@@ -144,7 +144,7 @@ def test_a_429_holds_the_channel_until_retry_after_has_passed(stack, clock):
     stack.settle()
     assert len(stack.simulator.calls_to("chat.postMessage")) == 1
     clock.advance(seconds=2)
-    stack.runtime.queue.request_sweep()
+    stack.runtime.outbox_queue.request_sweep()
     stack.settle()
     posted = sorted(m.metadata["event_payload"]["case_id"] for m in stack.simulator.messages("C0SUPPORT"))
     assert posted == [first.body["case_id"], first.body["case_id"] + 1]

@@ -11,7 +11,7 @@ from tests.support.steps import click, open_case
 def sweep(stack, clock):
     """The next sweep after any backoff (at most 15 minutes) has passed."""
     clock.advance(minutes=16)
-    stack.runtime.queue.request_sweep()
+    stack.runtime.outbox_queue.request_sweep()
     stack.settle()
 
 
@@ -175,7 +175,7 @@ def test_a_stuck_case_waits_out_its_backoff_even_with_replies_owed(stack, clock,
     tried = len(stack.simulator.calls)
     for _ in range(5):  # sweeps every 20 s, well inside the 15-minute wait for an admin's fix
         clock.advance(seconds=20)
-        stack.runtime.queue.request_sweep()
+        stack.runtime.outbox_queue.request_sweep()
         stack.settle()
     assert len(stack.simulator.calls) == tried, "Slack was asked again before the backoff was over"
     errors = [r for r in caplog.records if r.levelname == "ERROR" and "not_in_channel" in r.getMessage()]

@@ -130,14 +130,14 @@ def test_closing_an_unclaimed_case_makes_the_closer_its_owner(repository, policy
 def test_sync_leases_are_exclusive_and_expire(repository, database, policy, clock):
     store = OutboxStore(database)
     case_id = repository.record_feedback(*feedback_and_triage(policy), clock()).case_id
-    assert store.cases_needing_sync(clock()) == [case_id]
+    assert store.cases_owed(clock()) == [case_id]
     assert store.lease_case(case_id, clock(), 60) is not None
     assert store.lease_case(case_id, clock(), 60) is None
-    assert store.cases_needing_sync(clock()) == []
+    assert store.cases_owed(clock()) == []
     clock.advance(seconds=61)
     assert store.lease_case(case_id, clock(), 60) is not None  # a crashed worker's lease runs out
     assert store.mark_posted(case_id, "support", "C0SUPPORT", "1.000100", 1)
     store.release_case(case_id)
-    assert store.cases_needing_sync(clock()) == []
+    assert store.cases_owed(clock()) == []
     repository.claim(case_id, "U0ALICE", clock())
-    assert store.cases_needing_sync(clock()) == [case_id]  # version 2 > message_version 1
+    assert store.cases_owed(clock()) == [case_id]  # version 2 > message_version 1

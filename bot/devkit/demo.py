@@ -1,6 +1,6 @@
 """`closeloop demo`: the whole loop, with no Slack account and nothing configured.
 
-Runs the real bot (HTTP server, Bolt app, publisher, SQLite) against the built-in simulated
+Runs the real bot (HTTP server, Bolt app, outbox, SQLite) against the built-in simulated
 workspace: survey responses arrive over HTTP, cases are posted, people click and fill in modals
 (as signed Slack requests), and the channels are printed the way a person would read them.
 """

@@ -1,5 +1,5 @@
 """The whole bot running locally against a simulated Slack workspace: the real HTTP server, the
-real Bolt app and publisher, a real database, with the simulator playing Slack on both sides.
+real Bolt app and outbox, a real database, with the simulator playing Slack on both sides.
 
 `closeloop demo` runs on it, and so do the end-to-end tests, so what the demo shows is what the
 tests prove.
@@ -127,7 +127,7 @@ class LocalStack:
         return fired
 
     def settle(self) -> None:
-        """Wait for listeners and the publisher to finish what was asked of them (no sleeping)."""
+        """Wait for listeners and the outbox to finish what was asked of them (no sleeping)."""
         if not self.runtime.wait_idle():
             raise TimeoutError("the bot did not settle within 30 s")
 

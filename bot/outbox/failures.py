@@ -37,6 +37,7 @@ NEEDS_ADMIN = {
     "team_access_not_granted",
     "ekm_access_denied",
 }
+GONE = {"message_not_found", "cant_update_message"}  # an edit of a message deleted in Slack
 SendError = (SlackApiError, OSError)  # OSError covers timeouts and refused connections
 ADMIN_RETRY = timedelta(minutes=15)  # a fix we cannot observe (unarchived, new token) is found by then
 
@@ -76,6 +77,11 @@ def classify(error: Exception, channel: str | None) -> Failure:
 def backoff(failures: int) -> timedelta:
     """15 s, 30 s, 1 min, … capped at 15 min: a Slack outage is not hammered, and recovery is quick."""
     return timedelta(seconds=min(15 * 2 ** max(failures - 1, 0), 900))
+
+
+def message_gone(error: SlackApiError) -> bool:
+    """The message to edit is no more (someone deleted it): post it afresh instead."""
+    return error.response.get("error") in GONE
 
 
 def explain(error: Exception, channel: str | None) -> str:

@@ -3,7 +3,7 @@ nothing at all to a channel while Slack has told us to wait (HTTP 429 `Retry-Aft
 
 Nothing here sleeps. A post that would go too fast is given the next free slot of its channel
 (booked under the caller's key) and refused with `MustWait`; the caller comes back when the slot
-is due and goes at once. So one busy channel never holds a publisher thread, and with it every
+is due and goes at once. So one busy channel never holds the outbox thread, and with it every
 other channel's posts and updates, while posts in a channel keep their order.
 
 In-process and per channel. Several bot processes each keep their own pace; a 429 that results

@@ -1,7 +1,7 @@
-"""Where publisher work runs: one background thread, so acks and intake never wait on Slack.
+"""Where the outbox worker runs: one background thread, so acks and intake never wait on Slack.
 
 Work that pacing put off comes back by itself when its slot is due (`Later`), instead of
-waiting for the next sweep; the publishing thread itself never sleeps.
+waiting for the next sweep; the outbox thread itself never sleeps.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from bot.executor import TrackingExecutor
-from bot.outbox.publisher import Publisher
+from bot.outbox.worker import OutboxWorker
 from storage.db import log_failure
 
 log = logging.getLogger(__name__)
@@ -99,28 +99,28 @@ class Later:
             self._thread.join(timeout=5)
 
 
-class PublishQueue:
+class OutboxQueue:
     """`wait_idle` lets tests and the demo wait for the work they caused, without sleeping.
 
     `come_back_later=False` leaves paced work to the sweep: for a workspace simulated on a clock
     that only moves when told, where a timer in real seconds would mean nothing."""
 
-    def __init__(self, publisher: Publisher, *, come_back_later: bool = True) -> None:
-        self.publisher = publisher
-        self._executor = TrackingExecutor(max_workers=1, thread_name_prefix="closeloop-publish")
+    def __init__(self, worker: OutboxWorker, *, come_back_later: bool = True) -> None:
+        self.worker = worker
+        self._executor = TrackingExecutor(max_workers=1, thread_name_prefix="closeloop-outbox")
         self._lock = threading.Lock()
         self._queued_cases: set[int | None] = set()
         self._sweep_queued = False
         self.later = Later(self.request)
         if come_back_later:
-            publisher.on_deferred = self.come_back_later
+            worker.on_deferred = self.come_back_later
 
     def come_back_later(self, case_id: int | None, seconds: float) -> None:
-        """Sync the case (None: the notices) again once `seconds` have passed."""
+        """Deliver the case (None: the notices) again once `seconds` have passed."""
         self.later.call_later(case_id, seconds + MARGIN_SECONDS)
 
     def request(self, case_id: int | None) -> None:
-        """Sync one case soon; None means the case-less notices."""
+        """Deliver one case soon; None means the case-less notices."""
         with self._lock:
             if case_id in self._queued_cases:
                 return
@@ -140,19 +140,19 @@ class PublishQueue:
             self._queued_cases.discard(case_id)
         try:
             if case_id is None:
-                self.publisher.deliver_notices()
+                self.worker.deliver_notices()
             else:
-                self.publisher.sync_case(case_id)
+                self.worker.deliver_case(case_id)
         except Exception as error:
-            log_failure(log, f"publishing case {case_id}" if case_id else "publishing notices", error)
+            log_failure(log, f"delivering case {case_id}" if case_id else "delivering notices", error)
 
     def _run_sweep(self) -> None:
         with self._lock:
             self._sweep_queued = False
         try:
-            self.publisher.sweep()
+            self.worker.sweep()
         except Exception as error:
-            log_failure(log, "publish sweep", error)
+            log_failure(log, "outbox sweep", error)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         return self._executor.wait_idle(timeout)

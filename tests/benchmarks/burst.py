@@ -6,7 +6,7 @@
 Prints when the other department's case appeared (it should not wait behind the burst), when
 the burst was all in Slack (Slack allows five at once, then about one a second), whether the
 burst kept its order, and any answer from Slack other than 200. Not a test: timings vary by
-machine; run it before and after a change to the publisher.
+machine; run it before and after a change to the outbox.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from storage.models import Case, Delivery, Feedback
 
 EXAMPLE_POLICY = Path(__file__).parent.parent.parent / "bot" / "examples" / "policy.yml"
 CASE_EVENT = "closeloop_case"  # bot/slack/case_message.py METADATA_EVENT
-DELIVERY_EVENT = "closeloop_delivery"  # bot/outbox/publisher.py DELIVERY_EVENT
+DELIVERY_EVENT = "closeloop_delivery"  # bot/outbox/sender.py DELIVERY_EVENT
 
 # `closeloop run`, started with its wall clock moved ahead: the process restarted "minutes later"
 # without the test waiting minutes. bot.clock.utc_now is patched before bot.wiring binds it.
@@ -205,7 +205,7 @@ class CaseRow:
     slack_ts: str | None
     post_attempts: int
     comment: str | None
-    retry_at: datetime | None  # after a failed sync: not tried again before then
+    retry_at: datetime | None  # after a failed delivery: not tried again before then
 
 
 @dataclass(frozen=True)
@@ -291,7 +291,7 @@ def owed(database: Database) -> list[str]:
 
 
 def next_retry(database: Database, after: datetime | None = None) -> datetime | None:
-    """The earliest time (later than `after`) the publisher has put off something still owed until
+    """The earliest time (later than `after`) the outbox has put off something still owed until
     (a case backs off as a whole, a delivery on its own)."""
     times = [c.retry_at for c in case_rows(database) if c.retry_at is not None]
     times += [
