@@ -254,8 +254,3 @@ class OutboxStore:
                 .where(Delivery.id == delivery_id)
                 .values(status=status, last_error=error[:500], lease_until=None, retry_at=retry_at)
             )
-
-    def thread_of(self, case_id: int) -> tuple[str | None, str | None]:
-        with self.database.transaction() as session:
-            row = session.execute(select(Case.slack_channel, Case.slack_ts).where(Case.id == case_id)).one()
-            return row[0], row[1]

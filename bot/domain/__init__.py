@@ -1,2 +1,2 @@
-"""The pure domain: classification, routing and case rules. No Slack, no SQLAlchemy, no clock:
-time comes in as an argument."""
+"""The pure domain: vocabulary, records, the policy model, the case lifecycle, classification,
+routing and deadlines. No Slack, no SQLAlchemy, no clock: time comes in as an argument."""
