@@ -8,12 +8,14 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.app.cases import NOT_FOUND, ActionResult
+from bot.app.cases import ActionResult
 from bot.app.services import Services
+from bot.domain.lifecycle import Action
 from bot.domain.records import CaseSnapshot
 from bot.slack.actions import ActionId
 from bot.slack.case_message import contact_card
 from bot.slack.modals import close_modal, contact_modal
+from bot.slack.refusals import words
 from handlers import payloads
 
 Listener = Callable[[Ack, dict[str, Any], WebClient], None]
@@ -30,27 +32,24 @@ def change_listener(change: Callable[[int, str], ActionResult]) -> Listener:
     def listener(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         result = change(payloads.action_ref(body).case_id, payloads.user_id(body))
-        if result.refusal:
-            tell(client, body, result.refusal)
+        if result.refusal is not None:
+            tell(client, body, words(result.refusal))
 
     return listener
 
 
 def modal_listener(
-    services: Services,
-    refusal: Callable[[CaseSnapshot, str], str | None],
-    view: Callable[[CaseSnapshot], dict[str, Any]],
+    services: Services, action: Action, view: Callable[[CaseSnapshot], dict[str, Any]]
 ) -> Listener:
     """A button that opens a form (Log contact, Close loop) if the clicker may use it."""
 
     def listener(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        user, case = payloads.user_id(body), services.cases.get(payloads.action_ref(body).case_id)
-        reason = NOT_FOUND if case is None else refusal(case, user)
-        if reason or case is None:
-            tell(client, body, reason or NOT_FOUND)
-            return
-        client.views_open(trigger_id=payloads.trigger_id(body), view=view(case))
+        result = services.cases.open_form(payloads.action_ref(body).case_id, payloads.user_id(body), action)
+        if result.refusal is not None:
+            tell(client, body, words(result.refusal))
+        elif result.case is not None:
+            client.views_open(trigger_id=payloads.trigger_id(body), view=view(result.case))
 
     return listener
 
@@ -62,19 +61,15 @@ def register(app: App, services: Services) -> None:
     def show_contact_details(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         result = cases.contact_details(payloads.action_ref(body).case_id, payloads.user_id(body))
-        if result.refusal or result.case is None:
-            tell(client, body, result.refusal or NOT_FOUND)
-            return
-        tell(client, body, contact_card(result.case))
+        if result.refusal is not None:
+            tell(client, body, words(result.refusal))
+        elif result.case is not None:
+            tell(client, body, contact_card(result.case))
 
     app.action(ActionId.CLAIM)(change_listener(cases.claim))
     app.action(ActionId.RELEASE)(change_listener(cases.release))
     app.action(ActionId.REOPEN)(change_listener(cases.reopen))
-    app.action(ActionId.LOG_CONTACT)(
-        modal_listener(
-            services, lambda case, user: cases.check_owner(case, user, "log a contact"), contact_modal
-        )
-    )
+    app.action(ActionId.LOG_CONTACT)(modal_listener(services, Action.LOG_CONTACT, contact_modal))
     app.action(ActionId.CLOSE)(
-        modal_listener(services, cases.check_close, lambda case: close_modal(case, services.policy))
+        modal_listener(services, Action.CLOSE, lambda case: close_modal(case, services.policy))
     )

@@ -15,6 +15,7 @@ from bot.domain.policy import Policy
 from bot.slack.actions import ActionId, BadPayload
 from bot.slack.case_message import when
 from bot.slack.deadline_text import escalation_answered
+from bot.slack.refusals import words
 from handlers import payloads
 from handlers.case_buttons import tell
 
@@ -25,16 +26,16 @@ def _answer(
     client: WebClient, body: dict[str, Any], result: ActionResult, step: str, outcome: str, policy: Policy
 ) -> None:
     """A refusal is told privately; a done answer replaces the controls, so nobody clicks twice."""
-    if result.refusal or result.case is None:
-        tell(client, body, result.refusal or "This case no longer exists.")
-        return
-    message = escalation_answered(result.case, step, outcome, policy)
-    client.chat_update(
-        channel=payloads.channel_id(body),
-        ts=payloads.message_ts(body),
-        text=message.text,
-        blocks=message.blocks,
-    )
+    if result.refusal is not None:
+        tell(client, body, words(result.refusal))
+    elif result.case is not None:
+        message = escalation_answered(result.case, step, outcome, policy)
+        client.chat_update(
+            channel=payloads.channel_id(body),
+            ts=payloads.message_ts(body),
+            text=message.text,
+            blocks=message.blocks,
+        )
 
 
 def register(app: App, services: Services) -> None:

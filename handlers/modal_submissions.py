@@ -14,6 +14,7 @@ from bot.app.services import Services
 from bot.slack import kit
 from bot.slack.actions import CallbackId
 from bot.slack.modals import FormErrors, parse_close, parse_contact
+from bot.slack.refusals import words
 from handlers import payloads
 
 
@@ -36,8 +37,8 @@ def register(app: App, services: Services) -> None:
             ack(response_action="errors", errors=problems.errors)
             return
         result = services.cases.close(ref.case_id, payloads.user_id(body), details)
-        if result.refusal:
-            ack(response_action="update", view=_refusal_view("Not closed", result.refusal))
+        if result.refusal is not None:
+            ack(response_action="update", view=_refusal_view("Not closed", words(result.refusal)))
             return
         ack()
 
@@ -52,7 +53,7 @@ def register(app: App, services: Services) -> None:
         result = services.cases.log_contact(
             ref.case_id, payloads.user_id(body), details.channel, details.note
         )
-        if result.refusal:
-            ack(response_action="update", view=_refusal_view("Not logged", result.refusal))
+        if result.refusal is not None:
+            ack(response_action="update", view=_refusal_view("Not logged", words(result.refusal)))
             return
         ack()

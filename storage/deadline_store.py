@@ -18,10 +18,10 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, and_, not_, or_, select
 from sqlalchemy.orm import Session
 
+from bot.domain.lifecycle import Action, Code, Refusal, Role, decide
 from bot.domain.records import CaseSnapshot, DeadlineRecord, DeadlineSpec, DueDates, SweepDecision
 from bot.domain.vocabulary import (
     OPEN_STATUSES,
-    CaseStatus,
     DeadlineKind,
     DeadlineStatus,
     DeliveryKind,
@@ -163,7 +163,7 @@ class EscalationAnswer:
     """The result of acknowledging or snoozing: `refusal` None when done."""
 
     case: CaseSnapshot | None
-    refusal: str | None = None
+    refusal: Refusal | None = None
 
 
 class DeadlineStore:
@@ -234,12 +234,17 @@ class DeadlineStore:
 
     # ---- answers to an escalation -------------------------------------------------------------
 
-    def _lock_open_case(self, session: Session, case_id: int) -> tuple[Case, Feedback] | str:
+    def _lock_answerable_case(
+        self, session: Session, case_id: int, action: Action
+    ) -> tuple[Case, Feedback] | Refusal:
+        """The case, locked, if the lifecycle table lets a responder (the caller checked the person
+        is one) give this answer in its status; otherwise why not."""
         case = session.scalar(select(Case).where(Case.id == case_id).with_for_update())
         if case is None:
-            return "This case no longer exists."
-        if case.status == CaseStatus.CLOSED:
-            return "This loop is already closed — nothing to do."
+            return Refusal(Code.NOT_FOUND, action)
+        code = decide(action, case.status, frozenset({Role.RESPONDER}))
+        if code is not None:
+            return Refusal(code, action, owner=case.owner_id)
         return case, session.get_one(Feedback, case.feedback_id)
 
     def _acknowledged_by(self, session: Session, case_id: int, step: str) -> str | None:
@@ -254,14 +259,18 @@ class DeadlineStore:
 
     def acknowledge(self, case_id: int, step: str, user: str, now: datetime) -> EscalationAnswer:
         with self.database.transaction() as session:
-            locked = self._lock_open_case(session, case_id)
-            if isinstance(locked, str):
+            locked = self._lock_answerable_case(session, case_id, Action.ACKNOWLEDGE)
+            if isinstance(locked, Refusal):
                 return EscalationAnswer(None, locked)
             case, feedback = locked
             if not acknowledge_chain(session, case_id, step, user):
                 who = self._acknowledged_by(session, case_id, step)
-                reason = f"<@{who}> already acknowledged this." if who else "Nothing to acknowledge."
-                return EscalationAnswer(self._snapshot(case, feedback), reason)
+                refusal = (
+                    Refusal(Code.ALREADY_ACKNOWLEDGED, Action.ACKNOWLEDGE, owner=case.owner_id, person=who)
+                    if who
+                    else Refusal(Code.NOTHING_TO_ACKNOWLEDGE, Action.ACKNOWLEDGE, owner=case.owner_id)
+                )
+                return EscalationAnswer(self._snapshot(case, feedback), refusal)
             record_event(session, case, user, EventKind.ACKNOWLEDGED, {"step": step}, now, reply=True)
             return EscalationAnswer(self._snapshot(case, feedback))
 
@@ -271,18 +280,18 @@ class DeadlineStore:
         """Nothing more about this step until `until`; then the snoozer's level is pinged again
         (and a later level, if one was due before then, hears of it at that time)."""
         with self.database.transaction() as session:
-            locked = self._lock_open_case(session, case_id)
-            if isinstance(locked, str):
+            locked = self._lock_answerable_case(session, case_id, Action.SNOOZE)
+            if isinstance(locked, Refusal):
                 return EscalationAnswer(None, locked)
             case, feedback = locked
             who = self._acknowledged_by(session, case_id, step)
             if who:
-                return EscalationAnswer(
-                    self._snapshot(case, feedback), f"<@{who}> already acknowledged this."
-                )
+                refusal = Refusal(Code.ALREADY_ACKNOWLEDGED, Action.SNOOZE, owner=case.owner_id, person=who)
+                return EscalationAnswer(self._snapshot(case, feedback), refusal)
             chain = _escalation_chain(session, case_id, step, unanswered=False)
             if not chain:
-                return EscalationAnswer(self._snapshot(case, feedback), "Nothing to snooze.")
+                refusal = Refusal(Code.NOTHING_TO_SNOOZE, Action.SNOOZE, owner=case.owner_id)
+                return EscalationAnswer(self._snapshot(case, feedback), refusal)
             pending = [row for row in chain if row.status == DeadlineStatus.PENDING]
             for row in pending:
                 row.due_at = max(row.due_at, until)

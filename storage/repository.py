@@ -15,6 +15,8 @@ from sqlalchemy import case as sa_case
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.domain import lifecycle
+from bot.domain.lifecycle import Action, OwnerCondition, Refusal
 from bot.domain.records import (
     FEEDBACK_FIELDS,
     CaseSnapshot,
@@ -232,25 +234,27 @@ class Repository:
         retire_chains(session, case.id, steps=None)  # the new department's people are told afresh
 
     # ---- case state changes -------------------------------------------------------------------
+    # Each is one UPDATE whose condition is the lifecycle table's guard for the action (see
+    # `_guarded_update`); the use case checked who may act before, against the owner it saw.
 
     def claim(self, case_id: int, user_id: str, now: datetime) -> ChangeResult:
-        applied = self._guarded_update(
+        return self._guarded_update(
+            Action.CLAIM,
             case_id,
             user_id,
             now,
-            guard=(Case.owner_id.is_(None), Case.status == CaseStatus.NEW),
+            expected_owner=None,  # a claim takes an unowned case
             values={"owner_id": user_id, "status": CaseStatus.CLAIMED, "claimed_at": now},
             kind=EventKind.CLAIMED,
             details={},
         )
-        return applied
 
     def release(self, case_id: int, user_id: str, now: datetime) -> ChangeResult:
         return self._guarded_update(
+            Action.RELEASE,
             case_id,
             user_id,
             now,
-            guard=(Case.owner_id == user_id, Case.status.in_(OPEN_STATUSES)),
             values={"owner_id": None, "status": CaseStatus.NEW, "claimed_at": None},
             kind=EventKind.RELEASED,
             details={},
@@ -258,10 +262,10 @@ class Repository:
 
     def log_contact(self, case_id: int, user_id: str, channel: str, note: str, now: datetime) -> ChangeResult:
         return self._guarded_update(
+            Action.LOG_CONTACT,
             case_id,
             user_id,
             now,
-            guard=(Case.owner_id == user_id, Case.status.in_(OPEN_STATUSES)),
             values={"status": CaseStatus.CONTACTED, "contacted_at": now, "contact_channel": channel},
             kind=EventKind.CONTACT_LOGGED,
             details={"channel": channel, "note": note},
@@ -278,12 +282,12 @@ class Repository:
     ) -> ChangeResult:
         """Close if still open and still owned by `expected_owner` (the owner the caller checked
         permissions against); an unowned case becomes the closer's."""
-        owner_guard = Case.owner_id.is_(None) if expected_owner is None else Case.owner_id == expected_owner
         return self._guarded_update(
+            Action.CLOSE,
             case_id,
             user_id,
             now,
-            guard=(owner_guard, Case.status.in_(OPEN_STATUSES)),
+            expected_owner=expected_owner,
             values={
                 "status": CaseStatus.CLOSED,
                 "owner_id": expected_owner or user_id,
@@ -308,57 +312,17 @@ class Repository:
             announce=True,
         )
 
-    def _guarded_update(
-        self,
-        case_id: int,
-        user_id: str,
-        now: datetime,
-        *,
-        guard: tuple[ColumnElement[bool], ...],
-        values: dict[str, Any],
-        kind: EventKind,
-        details: dict[str, Any],
-        announce: bool = False,
-        after: Callable[[Session, Case, Feedback, datetime], None] | None = None,
+    def reopen(
+        self, case_id: int, user_id: str, now: datetime, *, expected_owner: str | None
     ) -> ChangeResult:
-        with self.database.transaction() as session:
-            statement = (
-                update(Case)
-                .where(Case.id == case_id, *guard)
-                .values(**values, version=Case.version + 1, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            rowcount = session.execute(statement).rowcount  # type: ignore[attr-defined]
-            try:
-                case, feedback = self._load(session, case_id)
-            except CaseNotFound:
-                return ChangeResult(applied=False, case=None)
-            if rowcount != 1:
-                return ChangeResult(applied=False, case=snapshot(case, feedback))
-            event = record_event(session, case, user_id, kind, details, now, reply=True)
-            if announce:
-                session.add(new_delivery(DeliveryKind.ANNOUNCEMENT, feedback.id, case.id, event.id, now))
-            if after is not None:
-                after(session, case, feedback, now)
-            self._replan(session, case, feedback, now, due=False)
-            return ChangeResult(applied=True, case=snapshot(case, feedback))
-
-    def record_refusal(self, case_id: int, user_id: str, action: str, reason: str, now: datetime) -> None:
-        """Who tried what they may not, for the audit trail; the case itself does not change."""
-        with self.database.transaction() as session:
-            case = session.get(Case, case_id)
-            if case is not None:
-                details = {"action": action, "reason": reason[:300]}
-                record_event(session, case, user_id, EventKind.REFUSED, details, now, reply=False)
-
-    def reopen(self, case_id: int, user_id: str, now: datetime) -> ChangeResult:
         """Back to where it was before closing (claimed, or contacted), owner kept; the close-out is
         cleared from the case (the history keeps it) and its deadlines come back."""
         return self._guarded_update(
+            Action.REOPEN,
             case_id,
             user_id,
             now,
-            guard=(Case.status == CaseStatus.CLOSED,),
+            expected_owner=expected_owner,
             values={
                 "status": sa_case(
                     (Case.contacted_at.is_not(None), CaseStatus.CONTACTED), else_=CaseStatus.CLAIMED
@@ -376,33 +340,31 @@ class Repository:
             after=self._restart_close_clock,
         )
 
-    def _restart_close_clock(self, session: Session, case: Case, feedback: Feedback, now: datetime) -> None:
+    def _restart_close_clock(
+        self, session: Session, case: Case, feedback: Feedback, event: CaseEvent, now: datetime
+    ) -> None:
         """A reopened loop gets a fresh close deadline from now (the old one is long gone), and
         its close escalations start over instead of firing at once."""
         case.close_due_at = self.planner.close_due_from(snapshot(case, feedback), now)
         retire_chains(session, case.id, steps=(Step.CLOSE,))
 
     def reassign(
-        self, case_id: int, by: str, new_owner: str, now: datetime, *, step: str | None = None
+        self,
+        case_id: int,
+        by: str,
+        new_owner: str,
+        now: datetime,
+        *,
+        expected_owner: str | None,
+        step: str | None = None,
     ) -> ChangeResult:
-        """Give an open case to `new_owner`, who is told by direct message. Answering an escalation
-        this way (`step`) also acknowledges it: the manager has acted."""
-        with self.database.transaction() as session:
-            case = session.scalar(select(Case).where(Case.id == case_id).with_for_update())
-            if case is None:
-                return ChangeResult(applied=False, case=None)
-            feedback = session.get_one(Feedback, case.feedback_id)
-            if case.status == CaseStatus.CLOSED or case.owner_id == new_owner:
-                return ChangeResult(applied=False, case=snapshot(case, feedback))
-            previous = case.owner_id
-            case.owner_id = new_owner
-            case.claimed_at = now
-            if case.status == CaseStatus.NEW:
-                case.status = CaseStatus.CLAIMED
-            case.version += 1
-            case.updated_at = now
-            details = {"from": previous, "to": new_owner, "step": step}
-            event = record_event(session, case, by, EventKind.REASSIGNED, details, now, reply=True)
+        """Give an open case, still owned by `expected_owner`, to `new_owner`, who is told by direct
+        message. Answering an escalation this way (`step`) also acknowledges it: the manager has
+        acted."""
+
+        def tell_and_acknowledge(
+            session: Session, case: Case, feedback: Feedback, event: CaseEvent, now: datetime
+        ) -> None:
             session.add(
                 new_delivery(
                     DeliveryKind.ASSIGNED_DM, feedback.id, case.id, event.id, now, recipient=new_owner
@@ -410,8 +372,84 @@ class Repository:
             )
             if step is not None:
                 acknowledge_chain(session, case.id, step, by)
+
+        if new_owner == expected_owner:  # nothing to hand over: the guard alone would let it through
+            return ChangeResult(applied=False, case=self.find_case(case_id))
+        return self._guarded_update(
+            Action.REASSIGN,
+            case_id,
+            by,
+            now,
+            expected_owner=expected_owner,
+            values={
+                "owner_id": new_owner,
+                "claimed_at": now,
+                "status": sa_case((Case.status == CaseStatus.NEW, CaseStatus.CLAIMED), else_=Case.status),
+            },
+            kind=EventKind.REASSIGNED,
+            details={"from": expected_owner, "to": new_owner, "step": step},
+            after=tell_and_acknowledge,
+        )
+
+    @staticmethod
+    def _guard(action: Action, user_id: str, expected_owner: str | None) -> tuple[ColumnElement[bool], ...]:
+        """The lifecycle table's guard for `action` as WHERE clauses: still in a status it may be
+        taken from, and still owned by the actor (or by the owner the permission was checked
+        against)."""
+        rule = lifecycle.guard(action)
+        if rule.owner is OwnerCondition.ACTOR:
+            owner = Case.owner_id == user_id
+        elif expected_owner is None:
+            owner = Case.owner_id.is_(None)
+        else:
+            owner = Case.owner_id == expected_owner
+        return (Case.status.in_(sorted(rule.statuses)), owner)
+
+    def _guarded_update(
+        self,
+        action: Action,
+        case_id: int,
+        user_id: str,
+        now: datetime,
+        *,
+        values: dict[str, Any],
+        kind: EventKind,
+        details: dict[str, Any],
+        expected_owner: str | None = None,
+        announce: bool = False,
+        after: Callable[[Session, Case, Feedback, CaseEvent, datetime], None] | None = None,
+    ) -> ChangeResult:
+        """One conditional UPDATE checked by rowcount, so of two concurrent changes one wins;
+        `expected_owner` matters only for actions not reserved to the owner."""
+        with self.database.transaction() as session:
+            statement = (
+                update(Case)
+                .where(Case.id == case_id, *self._guard(action, user_id, expected_owner))
+                .values(**values, version=Case.version + 1, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            rowcount = session.execute(statement).rowcount  # type: ignore[attr-defined]
+            try:
+                case, feedback = self._load(session, case_id)
+            except CaseNotFound:
+                return ChangeResult(applied=False, case=None)
+            if rowcount != 1:
+                return ChangeResult(applied=False, case=snapshot(case, feedback))
+            event = record_event(session, case, user_id, kind, details, now, reply=True)
+            if announce:
+                session.add(new_delivery(DeliveryKind.ANNOUNCEMENT, feedback.id, case.id, event.id, now))
+            if after is not None:
+                after(session, case, feedback, event, now)
             self._replan(session, case, feedback, now, due=False)
             return ChangeResult(applied=True, case=snapshot(case, feedback))
+
+    def record_refusal(self, case_id: int, user_id: str, refusal: Refusal, now: datetime) -> None:
+        """Who tried what they may not, for the audit trail; the case itself does not change."""
+        with self.database.transaction() as session:
+            case = session.get(Case, case_id)
+            if case is not None:
+                details = {"action": str(refusal.action), "reason": str(refusal.code)}
+                record_event(session, case, user_id, EventKind.REFUSED, details, now, reply=False)
 
     # ---- reads --------------------------------------------------------------------------------
 

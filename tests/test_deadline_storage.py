@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.deadlines import SlaPlanner, decide
+from bot.domain.lifecycle import Action, Code, Refusal
 from bot.domain.records import CloseDetails
 from bot.domain.vocabulary import DeadlineKind, DeadlineStatus, DeliveryKind, EventKind, Step
 from storage.db import Database
@@ -106,7 +107,7 @@ def test_acknowledging_stops_the_chain_once(repo, store, policy, clock):
     answer = store.acknowledge(case_id, Step.CLAIM, "U0MAYA", clock() + 3 * H)
     assert answer.refusal is None
     again = store.acknowledge(case_id, Step.CLAIM, "U0OMAR", clock() + 3 * H)
-    assert again.refusal == "<@U0MAYA> already acknowledged this."
+    assert again.refusal == Refusal(Code.ALREADY_ACKNOWLEDGED, Action.ACKNOWLEDGE, person="U0MAYA")
     assert sweep(store, policy, clock() + 7 * H) == []  # no level 2 for the claim step
     # The other steps' chains are untouched.
     assert (DeadlineKind.ESCALATION, Step.CLOSE, 1, None) in pending(store, case_id)
@@ -144,22 +145,31 @@ def test_a_closed_case_refuses_answers(repo, store, policy, clock):
     case_id = open_case(repo, policy, clock)
     sweep(store, policy, clock() + 2 * H)
     repo.close(case_id, "U0MAYA", CLOSE, clock() + 3 * H, expected_owner=None)
-    assert store.acknowledge(case_id, Step.CLAIM, "U0MAYA", clock()).refusal == (
-        "This loop is already closed — nothing to do."
+    assert store.acknowledge(case_id, Step.CLAIM, "U0MAYA", clock()).refusal == Refusal(
+        Code.ALREADY_CLOSED, Action.ACKNOWLEDGE, owner="U0MAYA"
     )
-    assert store.snooze(case_id, Step.CLAIM, 1, "U0MAYA", clock(), clock()).refusal is not None
-    assert store.acknowledge(999, Step.CLAIM, "U0MAYA", clock()).refusal == "This case no longer exists."
+    assert store.snooze(case_id, Step.CLAIM, 1, "U0MAYA", clock(), clock()).refusal == Refusal(
+        Code.ALREADY_CLOSED, Action.SNOOZE, owner="U0MAYA"
+    )
+    assert store.acknowledge(999, Step.CLAIM, "U0MAYA", clock()).refusal == Refusal(
+        Code.NOT_FOUND, Action.ACKNOWLEDGE
+    )
 
 
 def test_reassigning_tells_the_new_owner_and_acknowledges(repo, store, policy, clock):
     case_id = open_case(repo, policy, clock)
     sweep(store, policy, clock() + 2 * H)
-    result = repo.reassign(case_id, "U0MAYA", "U0BOB", clock() + 3 * H, step=Step.CLAIM)
+    result = repo.reassign(case_id, "U0MAYA", "U0BOB", clock() + 3 * H, expected_owner=None, step=Step.CLAIM)
     assert result.applied and result.case.owner_id == "U0BOB" and result.case.status == "claimed"
     assert ("assigned_dm", repo.history(case_id)[-1].id) in deliveries(repo)
-    assert not repo.reassign(case_id, "U0MAYA", "U0BOB", clock(), step=Step.CLAIM).applied
-    assert store.acknowledge(case_id, Step.CLAIM, "U0OMAR", clock()).refusal == (
-        "<@U0MAYA> already acknowledged this."
+    assert not repo.reassign(
+        case_id, "U0MAYA", "U0BOB", clock(), expected_owner=None, step=Step.CLAIM
+    ).applied
+    assert not repo.reassign(
+        case_id, "U0MAYA", "U0BOB", clock(), expected_owner="U0BOB", step=Step.CLAIM
+    ).applied
+    assert store.acknowledge(case_id, Step.CLAIM, "U0OMAR", clock()).refusal == Refusal(
+        Code.ALREADY_ACKNOWLEDGED, Action.ACKNOWLEDGE, owner="U0BOB", person="U0MAYA"
     )
     assert (DeadlineKind.OWNER_REMINDER, Step.CLOSE, 50, "U0BOB") in pending(store, case_id)
 

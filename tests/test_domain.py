@@ -1,4 +1,4 @@
-"""The pure domain: classification and routing."""
+"""The pure domain: classification and routing (the case lifecycle: test_lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain import rules
 from bot.domain.routing import RoutingInput, route
 from bot.domain.scoring import SCALES, category_label, classify, score_label
 from bot.domain.vocabulary import Category
@@ -85,15 +84,3 @@ def test_all_conditions_of_a_rule_must_hold(policy):
     )
     assert route(restricted, item(tags=("bug",))) == "support"
     assert route(restricted, item(tags=("bug",), category=Category.PASSIVE, score=7)) == "product"
-
-
-def test_permission_rules():
-    assert rules.claim_refusal("new", None, "U1") is None
-    assert rules.claim_refusal("claimed", "U2", "U1") == "<@U2> already owns this case."
-    assert rules.claim_refusal("claimed", "U1", "U1") == "You already own this case."
-    assert rules.claim_refusal("closed", None, "U1") == "This loop is already closed."
-    assert (
-        rules.owner_refusal("claimed", "U2", "U1", "release it") == "Only the owner, <@U2>, can release it."
-    )
-    assert rules.close_refusal("claimed", "U2", "U3", managers=["U3"]) is None
-    assert rules.close_refusal("claimed", "U2", "U1", managers=["U3"]) is not None

@@ -7,6 +7,8 @@ import pytest
 
 from bot.domain.vocabulary import EventKind
 from bot.policy_file import parse_policy
+from bot.slack.refusals import words
+from tests.factories import feedback_and_triage
 from tests.support import steps
 from tests.support.steps import click
 
@@ -91,14 +93,52 @@ def test_a_race_lost_is_explained_but_not_recorded_as_a_refusal(stack):
 def test_only_managers_and_the_second_level_answer_escalations(stack):
     case = open_case(stack)
     escalations = stack.runtime.services.escalations
-    assert escalations.acknowledge(case.id, "claim", "U0ALICE").refusal.startswith(
+    assert words(escalations.acknowledge(case.id, "claim", "U0ALICE").refusal).startswith(
         "Only this department's managers"
     )
     assert escalations.reassign(case.id, "claim", "U0OMAR", "U0BOB").refusal is not None  # billing's manager
     outsider = escalations.reassign(case.id, "claim", "U0MAYA", "U0OMAR")
-    assert outsider.refusal == "<@U0OMAR> is not one of this department's members in the policy."
+    assert words(outsider.refusal) == "<@U0OMAR> is not one of this department's members in the policy."
     assert escalations.reassign(case.id, "claim", "U0CAROL", "U0BOB").refusal is None
     assert refusals(stack, case) == [("U0ALICE", "acknowledge an escalation"), ("U0OMAR", "reassign")]
+
+
+def test_a_case_whose_department_left_the_policy_is_handled_by_the_default_department(
+    stack, raw_policy, clock
+):
+    """A case routed to a returns department before the policy dropped it: support (the default
+    department, where it is posted) is nudged about it, answers its escalation, claims and closes
+    it. Its manager used to be able to answer the escalation but not close the case."""
+    raw_policy["departments"].append(
+        {"name": "returns", "channel": "C0RETURNS", "managers": ["U0OPS"], "members": ["U0OPS"]}
+    )
+    raw_policy["routing"]["rules"].insert(0, {"department": "returns", "comment_words": ["refund"]})
+    before = parse_policy(raw_policy, "policy.yml")
+    data, decide = feedback_and_triage(before, comment="Still no refund.", customer=SMB)
+    services = stack.runtime.services
+    case_id = stack.runtime.repository.record_feedback(data, decide, clock()).case_id
+    services.cases.on_changed(case_id)  # as the intake does: the case message is owed
+    stack.settle()
+    case = stack.runtime.repository.get_case(case_id)
+    assert (case.department, case.slack_channel) == ("returns", "C0SUPPORT")
+
+    clock.advance(hours=2)
+    stack.sweep_deadlines()
+    replies = [m.text for m in stack.simulator.thread(case.slack_channel, case.slack_ts)[1:]]
+    assert any("<@U0ALICE> <@U0BOB> can someone take it?" in t for t in replies)  # support's people
+    dm = stack.simulator.dm_channel("U0MAYA").id
+    (escalation,) = stack.simulator.messages(dm)
+    stack.slack.click("U0MAYA", dm, escalation.ts, "escalation_ack")
+    stack.settle()
+    assert "acknowledged this" in str(stack.simulator.message(dm, escalation.ts).blocks)
+
+    click(stack, "U0OMAR", case, "case_claim")  # billing's manager is not one of support's people
+    assert told(stack, "U0OMAR") == "Only this department's members can claim its cases."
+    click(stack, "U0ALICE", case, "case_claim")
+    steps.close_case(stack, case, "U0MAYA")  # the manager who answered the escalation closes it
+    closed = stack.runtime.repository.get_case(case.id)
+    assert (closed.status, closed.owner_id, closed.closed_by) == ("closed", "U0ALICE", "U0MAYA")
+    assert refusals(stack, case) == [("U0OMAR", "claim")]
 
 
 def test_reports_are_for_managers(stack):

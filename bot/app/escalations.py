@@ -6,16 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.app.cases import NOT_FOUND, ActionResult, CaseActions
-from bot.domain.deadlines import escalation_contacts
+from bot.app.cases import ActionResult, CaseActions
+from bot.domain import lifecycle
+from bot.domain.lifecycle import Action, Code, Refusal
 from bot.domain.policy import Policy
 from bot.domain.records import CaseSnapshot
-from bot.domain.rules import Unauthorised
-from bot.domain.vocabulary import CaseStatus
-from storage.deadline_store import DeadlineStore
+from storage.deadline_store import DeadlineStore, EscalationAnswer
 from storage.repository import Repository
-
-NOT_A_RESPONDER = "Only this department's managers (or the escalation contacts in the policy) can do that."
 
 
 class EscalationActions:
@@ -35,55 +32,49 @@ class EscalationActions:
         self.clock = clock
         self.on_changed = on_changed
 
-    def _check(self, case_id: int, user: str, action: str) -> CaseSnapshot | ActionResult:
-        """The case, if `user` may answer its escalations now; otherwise the refusal to show."""
-        case = self.repository.find_case(case_id)
-        if case is None:
-            return ActionResult(None, NOT_FOUND)
-        if user not in escalation_contacts(self.policy, case.department):
-            return self.cases.refused(case, user, action, Unauthorised(NOT_A_RESPONDER))
-        if case.status == CaseStatus.CLOSED:
-            return ActionResult(case, "This loop is already closed — nothing to do.")
-        return case
-
-    def acknowledge(self, case_id: int, step: str, user: str) -> ActionResult:
-        checked = self._check(case_id, user, "acknowledge an escalation")
-        if isinstance(checked, ActionResult):
+    def _check(self, case_id: int, user: str, action: Action) -> CaseSnapshot | ActionResult:
+        """The case, if `user` may give this answer now; otherwise the refusal."""
+        checked = self.cases.open_form(case_id, user, action)
+        if checked.refusal is not None or checked.case is None:
             return checked
-        answer = self.deadlines.acknowledge(case_id, step, user, self.clock())
+        return checked.case
+
+    def _answered(self, case_id: int, answer: EscalationAnswer) -> ActionResult:
         if answer.refusal is None:
             self.on_changed(case_id)
         return ActionResult(answer.case, answer.refusal)
 
+    def acknowledge(self, case_id: int, step: str, user: str) -> ActionResult:
+        checked = self._check(case_id, user, Action.ACKNOWLEDGE)
+        if isinstance(checked, ActionResult):
+            return checked
+        return self._answered(case_id, self.deadlines.acknowledge(case_id, step, user, self.clock()))
+
     def snooze(self, case_id: int, step: str, level: int, user: str, length: timedelta) -> ActionResult:
-        checked = self._check(case_id, user, "snooze an escalation")
+        checked = self._check(case_id, user, Action.SNOOZE)
         if isinstance(checked, ActionResult):
             return checked
         choices = self.policy.sla.escalation.snooze_choices if self.policy.sla else []
         if length not in choices:
-            return ActionResult(None, "That snooze time is not offered any more — pick one from the list.")
+            return ActionResult(
+                checked, Refusal(Code.SNOOZE_NOT_OFFERED, Action.SNOOZE, owner=checked.owner_id)
+            )
         now = self.clock()
-        answer = self.deadlines.snooze(case_id, step, level, user, now + length, now)
-        if answer.refusal is None:
-            self.on_changed(case_id)
-        return ActionResult(answer.case, answer.refusal)
+        return self._answered(case_id, self.deadlines.snooze(case_id, step, level, user, now + length, now))
 
     def reassign(self, case_id: int, step: str | None, user: str, new_owner: str) -> ActionResult:
-        case = self._check(case_id, user, "reassign")
+        case = self._check(case_id, user, Action.REASSIGN)
         if isinstance(case, ActionResult):
             return case
-        claimers = self.policy.claimers(case.department)
-        if claimers is not None and new_owner not in claimers:
-            return ActionResult(
-                case, f"<@{new_owner}> is not one of this department's members in the policy."
-            )
-        result = self.repository.reassign(case_id, user, new_owner, self.clock(), step=step)
-        if result.applied and result.case is not None:
-            self.on_changed(case_id)
-            return ActionResult(result.case)
-        case = result.case
-        if case is None:
-            return ActionResult(None, NOT_FOUND)
-        if case.owner_id == new_owner:
-            return ActionResult(case, f"<@{new_owner}> already owns this case.")
-        return ActionResult(case, "This loop is already closed — nothing to do.")
+        refusal = lifecycle.reassign_refusal(self.policy, case, new_owner)
+        if refusal is not None:
+            return ActionResult(case, refusal)
+        result = self.repository.reassign(
+            case_id, user, new_owner, self.clock(), expected_owner=case.owner_id, step=step
+        )
+        if not result.applied and result.case is not None:
+            # Lost a race: the target may own it by now, which the table does not know of.
+            refusal = lifecycle.reassign_refusal(self.policy, result.case, new_owner)
+            if refusal is not None:
+                return ActionResult(result.case, refusal)
+        return self.cases.finish(result, user, Action.REASSIGN)

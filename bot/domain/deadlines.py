@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from bot.domain.business_time import BusinessHours, add_working_time, as_working_time, working_time_between
 from bot.domain.deadline_policy import DeadlineRule, PriorityRule
-from bot.domain.policy import Policy
+from bot.domain.policy import HasDepartment, Policy
 from bot.domain.records import CaseSnapshot, DeadlineRecord, DeadlineSpec, DueDates, Firing, SweepDecision
 from bot.domain.vocabulary import CaseStatus, DeadlineKind, DeliveryKind, EventKind, Priority, Step
 
@@ -80,11 +80,8 @@ def deadline_rule(policy: Policy, facts: CaseFacts) -> DeadlineRule | None:
     return None
 
 
-def business_hours(policy: Policy, department: str) -> BusinessHours | None:
-    try:
-        spec = policy.department(department).business_hours
-    except KeyError:
-        return None
+def business_hours(policy: Policy, case: HasDepartment) -> BusinessHours | None:
+    spec = policy.department_of(case).business_hours
     return spec.to_domain() if spec else None
 
 
@@ -93,7 +90,7 @@ def due_dates(policy: Policy, case: CaseSnapshot) -> DueDates:
     rule = deadline_rule(policy, _facts(case))
     if rule is None:
         return DueDates()
-    hours = business_hours(policy, case.department)
+    hours = business_hours(policy, case)
     start = case.created_at
 
     def due(length: timedelta | None) -> datetime | None:
@@ -147,7 +144,7 @@ def plan(policy: Policy, case: CaseSnapshot) -> list[DeadlineSpec]:
     (the step was done) are cancelled, and ones already sent are never added again."""
     if policy.sla is None or case.status == CaseStatus.CLOSED:
         return []
-    hours = business_hours(policy, case.department)
+    hours = business_hours(policy, case)
     second = policy.sla.escalation.second_level
     specs: list[DeadlineSpec] = []
 
@@ -212,23 +209,18 @@ def decide(
     )
 
 
-def escalation_recipients(policy: Policy, department: str, level: int) -> tuple[str, ...]:
-    """Level 1: the department's managers (a department gone from the policy: the default
-    department's, as its cases are posted there too); level 2: the second level."""
+def escalation_recipients(policy: Policy, case: HasDepartment, level: int) -> tuple[str, ...]:
+    """Level 1: the managers of the case's department (`Policy.department_of`: the default one's
+    when its own left the policy); level 2: the second level."""
     if level >= 2:
         second = policy.sla.escalation.second_level if policy.sla else None
         return tuple(second.notify) if second else ()
-    try:
-        return tuple(policy.department(department).managers)
-    except KeyError:
-        return tuple(policy.department(policy.routing.default_department).managers)
+    return tuple(policy.department_of(case).managers)
 
 
-def escalation_contacts(policy: Policy, department: str) -> frozenset[str]:
+def escalation_contacts(policy: Policy, case: HasDepartment) -> frozenset[str]:
     """Who may answer a case's escalations: whoever they are sent to, at either level."""
-    return frozenset(
-        escalation_recipients(policy, department, 1) + escalation_recipients(policy, department, 2)
-    )
+    return frozenset(escalation_recipients(policy, case, 1) + escalation_recipients(policy, case, 2))
 
 
 def _firing(policy: Policy, case: CaseSnapshot, row: DeadlineRecord) -> Firing:
@@ -245,7 +237,7 @@ def _firing(policy: Policy, case: CaseSnapshot, row: DeadlineRecord) -> Firing:
             recipients=(row.recipient,) if row.recipient else (),
             dm_kind=DeliveryKind.REMINDER_DM,
         )
-    recipients = escalation_recipients(policy, case.department, row.level)
+    recipients = escalation_recipients(policy, case, row.level)
     return Firing(
         row.id,
         EventKind.ESCALATED,
@@ -271,7 +263,7 @@ class SlaPlanner:
         rule = deadline_rule(self.policy, _facts(case))
         if rule is None or rule.close is None:
             return None
-        hours = business_hours(self.policy, case.department)
+        hours = business_hours(self.policy, case)
         return add_working_time(start, as_working_time(rule.close, hours), hours)
 
     def plan(self, case: CaseSnapshot) -> list[DeadlineSpec]:

@@ -234,14 +234,11 @@ class Policy(_Strict):
                 return department
         return self.department(self.routing.default_department)
 
-    def claimers(self, department: str) -> frozenset[str] | None:
-        """Who may claim the department's cases; None when anyone may."""
+    def claimers(self, item: HasDepartment) -> frozenset[str] | None:
+        """Who may claim the case (and be handed it); None when anyone may."""
         if self.permissions.claim == "anyone":
             return None
-        try:
-            spec = self.department(department)
-        except KeyError:
-            return None  # a department gone from the policy: its leftover cases stay claimable
+        spec = self.department_of(item)
         return frozenset(spec.members) | frozenset(spec.managers)
 
     def may_see_reports(self, user: str) -> bool:

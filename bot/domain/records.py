@@ -153,7 +153,6 @@ class ChangeResult:
 
     applied: bool
     case: CaseSnapshot | None
-    reason: str = ""
 
 
 @dataclass(frozen=True)

@@ -94,10 +94,7 @@ def _comment_block(case: CaseSnapshot, policy: Policy) -> dict[str, Any]:
 def _detail_fields(case: CaseSnapshot, policy: Policy) -> list[str]:
     address = mask_email(case.customer_email) if policy.privacy.mask_contact_details else case.customer_email
     email = f"\n{escaped_excerpt(address, FIELD_LIMIT)}" if address else ""
-    try:
-        department = policy.department(case.department).display_name
-    except KeyError:
-        department = case.department
+    department = policy.department_of(case).display_name
     received = slack_date(
         case.received_at.timestamp(),
         case.received_at.strftime("%Y-%m-%d %H:%M UTC"),

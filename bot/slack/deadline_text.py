@@ -28,12 +28,9 @@ def _due_text(details: dict[str, Any]) -> str:
     return when(due) if due else "earlier"
 
 
-def department_mention(policy: Policy, department: str) -> str:
+def department_mention(policy: Policy, case: CaseSnapshot) -> str:
     """Who a nudge pings: the department's user group, else its members, else its managers."""
-    try:
-        spec = policy.department(department)
-    except KeyError:
-        return ""
+    spec = policy.department_of(case)
     if spec.user_group:
         return f"<!subteam^{spec.user_group}>"
     people = spec.members or spec.managers
@@ -46,7 +43,7 @@ def reminder_reply(event: EventRecord, case: CaseSnapshot, policy: Policy) -> st
     step = label(STEPS, details.get("step"))
     who = f"<@{event.actor}>"
     if event.kind == EventKind.CLAIM_NUDGE:
-        mention = department_mention(policy, case.department)
+        mention = department_mention(policy, case)
         ask = f"{mention} can someone take it?" if mention else "Can someone take it?"
         return f"⏰ Still unclaimed — it was due to be claimed by {_due_text(details)}. {ask}"
     if event.kind == EventKind.ESCALATED:
