@@ -26,6 +26,7 @@ from bot.domain.deadlines import SlaPlanner
 from bot.domain.policy import Policy
 from bot.domain.records import IntakeOutcome
 from bot.executor import TrackingExecutor
+from bot.metrics import Metrics, Owed
 from bot.outbox.alerts import AdminAlerter
 from bot.outbox.pacing import ChannelPacer
 from bot.outbox.queue import OutboxQueue
@@ -71,6 +72,7 @@ class Runtime:
     listeners: TrackingExecutor
     sweep_seconds: float
     sweeper: DeadlineSweeper
+    metrics: Metrics
     scheduler: BackgroundScheduler | None = field(default=None)
 
     def housekeeping(self) -> None:
@@ -120,6 +122,7 @@ class Runtime:
                 coalesce=True,
             )
         scheduler.add_job(self.housekeeping, "interval", hours=1, id="housekeeping", coalesce=True)
+        scheduler.add_job(self.metrics.log_minute, "interval", minutes=1, id="summary", coalesce=True)
         scheduler.start()
         self.scheduler = scheduler
 
@@ -178,6 +181,10 @@ def build_runtime(
         alerter=AdminAlerter(policy=policy, sender=sender, clock=clock, seen=AdminAlerts(database)),
     )
     outbox_queue = OutboxQueue(outbox_worker, come_back_later=come_back_later)
+    metrics = Metrics()
+    metrics.watch_outbox(
+        lambda: {kind: Owed(*owed) for kind, owed in outbox_worker.store.owed_by_kind().items()}, clock
+    )
 
     def after_intake(outcome: IntakeOutcome) -> None:
         outbox_queue.request(outcome.case_id)
@@ -227,8 +234,10 @@ def build_runtime(
                 services.intake, settings.intake_token, signing_secret=settings.intake_signing_secret
             ),
             lambda: database_health(database),
+            metrics,
         ),
         listeners=listeners,
         sweep_seconds=sweep_seconds,
         sweeper=DeadlineSweeper(deadlines, policy, clock, outbox_queue.request),
+        metrics=metrics,
     )

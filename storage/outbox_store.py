@@ -60,6 +60,25 @@ class OutboxStore:
             ids = set(session.scalars(stale.limit(limit))) | set(session.scalars(owed.limit(limit)))
             return sorted(i for i in ids if i is not None)[:limit]
 
+    def owed_by_kind(self) -> dict[str, tuple[int, datetime | None]]:
+        """How much is owed to Slack per kind, and since when the oldest waits: the case message
+        (never posted, or showing an older version) and each kind of pending delivery."""
+        with self.database.transaction() as session:
+            count, oldest = session.execute(
+                select(func.count(), func.min(Case.updated_at)).where(
+                    or_(Case.slack_ts.is_(None), Case.message_version < Case.version)
+                )
+            ).one()
+            owed: dict[str, tuple[int, datetime | None]] = {"case_message": (int(count), oldest)}
+            deliveries = session.execute(
+                select(Delivery.kind, func.count(), func.min(Delivery.created_at))
+                .where(Delivery.status == DeliveryStatus.PENDING)
+                .group_by(Delivery.kind)
+            )
+            for kind, kind_count, kind_oldest in deliveries:
+                owed[str(kind)] = (int(kind_count), kind_oldest)
+            return owed
+
     def lease_case(self, case_id: int, now: datetime, seconds: float) -> CaseSnapshot | None:
         """Take the right to deliver a case's messages for `seconds`; None if someone has it."""
         with self.database.transaction() as session:
