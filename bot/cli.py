@@ -15,6 +15,7 @@ from bot.policy_file import PolicyError, load_policy
 from bot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from bot.token_check import TokenCheck
     from bot.wiring import Runtime
 
 log = logging.getLogger("closeloop")
@@ -56,19 +57,17 @@ def _require_current_schema(settings: Settings) -> None:
         )
 
 
-def _verify_token(runtime: Runtime) -> None:
-    from slack_sdk.errors import SlackApiError
+def _check_token(runtime: Runtime) -> TokenCheck:
+    """A bad token stops start-up; a Slack that cannot answer now is asked again later."""
+    from bot.token_check import TokenCheck
 
-    try:
-        identity = runtime.bolt_app.client.auth_test()
-        log.info("connected to Slack as %s in %s", identity.get("user"), identity.get("team"))
-    except SlackApiError as error:
-        raise SettingsError(
-            f"Slack refused SLACK_BOT_TOKEN ({error.response.get('error')}) — copy the Bot User OAuth Token "
-            "again from your app's 'OAuth & Permissions' page"
-        ) from None
-    except OSError as error:
-        log.warning("Slack is not reachable yet (%s); posts are retried until it is", error)
+    def refuse(message: str) -> None:
+        raise SettingsError(message)
+
+    check = TokenCheck(runtime.bolt_app.client, refuse)
+    check.first()
+    check.on_bad = lambda message: log.error("%s", message)  # later on, the bot is already serving
+    return check
 
 
 def _connect_socket_mode(runtime: Runtime) -> Any:
@@ -106,7 +105,7 @@ def command_run(args: argparse.Namespace) -> int:
     runtime = build_runtime(settings, policy)
     socket_handler = None
     try:
-        _verify_token(runtime)
+        token_check = _check_token(runtime)
         try:
             server = HttpServer(runtime.wsgi, host=args.host, port=settings.port)
         except OSError as error:
@@ -116,6 +115,12 @@ def command_run(args: argparse.Namespace) -> int:
         if args.socket:
             socket_handler = _connect_socket_mode(runtime)
         runtime.start_background()
+        if not token_check.settled and runtime.scheduler is not None:
+            from bot.token_check import RECHECK_SECONDS
+
+            runtime.scheduler.add_job(
+                token_check.again, "interval", seconds=RECHECK_SECONDS, id="token-check"
+            )
         stopping = threading.Event()
 
         def stop(signum: int, _frame: FrameType | None) -> None:
