@@ -16,6 +16,7 @@ from bot.domain.business_time import (
     is_working_time,
     working_time_between,
 )
+from tests.support.examples import examples
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -231,7 +232,7 @@ def test_without_business_hours_time_is_plain_elapsed_time():
     assert is_working_time(saturday_noon, None)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(deadline=None)
 @given(
     st.datetimes(
         min_value=datetime(2025, 1, 1),
@@ -376,7 +377,9 @@ def scenarios(draw) -> tuple[datetime, BusinessHours]:
     return start, draw(calendars(start.astimezone(UTC).date()))
 
 
-PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+PROPERTY = settings(
+    max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.filter_too_much]
+)
 
 
 @PROPERTY

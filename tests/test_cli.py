@@ -39,6 +39,14 @@ def clean_env(monkeypatch, tmp_path):
     return monkeypatch
 
 
+@pytest.fixture
+def no_retry_wait(monkeypatch):
+    """slack_sdk still retries a failed connection once, but without its backoff sleep (~1 s)."""
+    from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+
+    monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0.0)
+
+
 def test_run_without_settings_stops_with_one_clear_line(clean_env, capsys):
     assert cli.main(["run"]) == 2
     err = capsys.readouterr().err.strip()
@@ -145,7 +153,7 @@ def test_check_lists_what_the_running_bot_could_not_send(stack, monkeypatch):
     ) in lines
 
 
-def test_check_says_when_slack_cannot_be_reached_without_a_traceback():
+def test_check_says_when_slack_cannot_be_reached_without_a_traceback(no_retry_wait):
     environ = {
         "CLOSELOOP_POLICY": str(EXAMPLE),
         "SLACK_BOT_TOKEN": "xoxb-1",
@@ -248,7 +256,7 @@ def test_socket_mode_failure_is_one_clear_line(clean_env, capsys, tmp_path):
     assert len(err.strip().splitlines()) == 1
 
 
-def test_socket_mode_without_a_network_is_one_clear_line(clean_env, capsys, tmp_path):
+def test_socket_mode_without_a_network_is_one_clear_line(clean_env, capsys, tmp_path, no_retry_wait):
     with SlackSimulator(bot_token="xoxb-real") as simulator:
         run_env(tmp_path, simulator, SLACK_APP_TOKEN="xapp-1-test", PORT=str(free_port()))
     # The simulator is gone: Slack cannot be reached at all (no network, a proxy in the way).

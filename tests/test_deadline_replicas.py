@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.domain.deadlines import SlaPlanner
@@ -22,6 +23,7 @@ EXAMPLE = Path(__file__).parent.parent / "bot" / "examples" / "policy.yml"
 CASES = 60
 
 
+@pytest.mark.process
 def test_two_schedulers_send_each_reminder_once(postgresql_url, policy, clock):
     empty_tables(postgresql_url)
     database = Database(postgresql_url)

@@ -25,9 +25,12 @@ from bot.server import HttpServer
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.intake import IntakeEndpoint, sign
 from tests.factories import payload
+from tests.support.examples import examples
 
 SECRET = "signing-secret-for-tests-0123456789"
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 ROOT = Path(__file__).parent.parent
 
 

@@ -34,10 +34,10 @@ from bot.slack.actions import CaseRef
 from storage.models import CaseEvent
 from tests.factories import payload
 from tests.support.crash_helpers import case_rows
-from tests.support.databases import empty_tables
+from tests.support.examples import examples
 
 FUZZ = settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -47,15 +47,6 @@ SUPPORT_MANAGERS = ("U0MAYA",)
 CASE_ACTIONS = ("case_claim", "case_release", "case_reopen", "case_close", "case_log_contact")
 ESCALATION_ACTIONS = ("escalation_ack", "escalation_reassign", "escalation_snooze")
 DONE = CloseDetails("resolved", "phone", "Product bug", "Workaround given", "Sorted.", True)
-
-
-@pytest.fixture
-def database_url(sqlite_url: str) -> str:
-    """SQLite only, unlike the rest of the suite: what is fuzzed here is the reading of Slack's
-    payloads, which no backend changes, and one backend keeps the file fast. (Every state change
-    these payloads can make is covered on PostgreSQL too by test_slack_flow and test_permissions.)"""
-    empty_tables(sqlite_url)
-    return sqlite_url
 
 
 # ---- the world each example starts from --------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from bot.app.intake import triage
 from bot.devkit.local_stack import seed_workspace
 from bot.devkit.simulator import SlackSimulator
@@ -22,6 +24,7 @@ EXAMPLE = Path(__file__).parent.parent / "bot" / "examples" / "policy.yml"
 CASES = 40
 
 
+@pytest.mark.process
 def test_two_outbox_workers_post_each_case_and_reply_exactly_once(postgresql_url, clock):
     policy = load_policy(EXAMPLE)
     empty_tables(postgresql_url)

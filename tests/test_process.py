@@ -46,6 +46,7 @@ def healthy(url: str) -> bool:
         return False
 
 
+@pytest.mark.process
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM")
 def test_run_serves_posts_and_stops_on_sigterm(tmp_path):
     database = f"sqlite:///{tmp_path / 'run.sqlite3'}"

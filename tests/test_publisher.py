@@ -3,6 +3,8 @@ database and the next sweep sends it."""
 
 from __future__ import annotations
 
+import pytest
+
 from bot.devkit.simulator import BOT_USER_ID
 from tests.factories import CLOSE_FORM, payload
 from tests.support.steps import click, open_case
@@ -30,6 +32,8 @@ def test_a_refused_post_is_retried_by_the_sweep_and_posted_once(stack, clock):
     assert len(stack.simulator.calls_to("chat.postMessage")) == 2  # the refused try and the post
 
 
+# Both backends: one alert per problem is kept by a row lock and a unique key (storage/admin_alerts.py).
+@pytest.mark.backends("sqlite", "postgresql")
 def test_a_bot_missing_from_the_channel_is_explained_and_caught_up_after_the_invite(stack, clock, caplog):
     channel = stack.simulator.workspace.channel("C0BILLING")
     channel.members.discard(BOT_USER_ID)

@@ -20,6 +20,7 @@ from bot.slack.case_message import Message, case_message, contact_card
 from bot.slack.deadline_text import assigned_dm, escalation_answered, escalation_dm, reminder_dm
 from bot.slack.modals import close_modal, contact_modal
 from bot.slack.notices import announcement, promoter_notice, thread_reply
+from tests.support.examples import examples
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 # Our own entities: user mentions we write, dates, channel links. Anything else with '<' is a leak.
@@ -101,7 +102,7 @@ def check_message(message) -> None:
     assert_inert(message.text)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(case=cases())
 def test_case_messages_fit_and_are_inert(case, policy):
     check_message(case_message(case, policy, NOW))
@@ -111,7 +112,7 @@ def test_case_messages_fit_and_are_inert(case, policy):
     check_message(Message(text="card", blocks=[kit.section(contact_card(case))]))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(deadline=None)
 @given(
     case=cases(), kind=st.sampled_from(list(EventKind)), note=texts(2000), step=st.sampled_from(list(Step))
 )
@@ -144,7 +145,7 @@ def test_thread_replies_shout_outs_and_direct_messages_fit_and_are_inert(case, k
     check_message(escalation_answered(case, step, "✅ <@U0MAYA> acknowledged this."))
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(case=cases())
 def test_modals_fit(case, policy):
     assert validate_view(close_modal(replace(case, status="claimed"), policy)) == []
