@@ -43,15 +43,22 @@ class OutboxCollector(Collector):
         self.owed = owed
         self.clock = clock
 
-    def collect(self) -> Iterable[Metric]:
-        depth = GaugeMetricFamily(
-            "closeloop_outbox_owed", "Messages owed to Slack, by kind", labels=["kind"]
-        )
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        depth = GaugeMetricFamily("closeloop_outbox_owed", "Messages owed to Slack, by kind", labels=["kind"])
         age = GaugeMetricFamily(
             "closeloop_outbox_oldest_owed_seconds",
             "How long the oldest owed message of each kind has waited",
             labels=["kind"],
         )
+        return depth, age
+
+    def describe(self) -> Iterable[Metric]:
+        """The names, for the registry, without reading the database (else registering would)."""
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        depth, age = self._families()
         try:
             owed = self.owed()
         except Exception as error:  # a scrape during a database outage: no outbox figures
