@@ -25,6 +25,7 @@ from bot.devkit.simulator import (
     DriverError,
     ManualClock,
     SlackSimulator,
+    Tier,
     render_channel,
     render_ephemerals,
     validate_blocks,
@@ -246,6 +247,56 @@ def test_post_rate_limit_answers_429_and_recovers(
     clock.advance(1.0)
     client.chat_postMessage(channel="C1", text="after waiting")
     assert len(sim.messages("C1")) == 6
+
+
+def test_chat_update_is_limited_per_workspace_across_channels_and_recovers(clock: ManualClock) -> None:
+    """Tier 3: about 50 edits a minute for the whole workspace, whichever channel they are in."""
+    with SlackSimulator(bot_token=TOKEN, clock=clock, tier3=Tier(50, burst=3)) as sim:
+        sim.add_channel("C1", "support")
+        sim.add_channel("C3", "billing")
+        client = WebClient(token=TOKEN, base_url=sim.api_url)
+        posted = [client.chat_postMessage(channel=c, text="v1") for c in ("C1", "C3", "C1", "C3")]
+        for message in posted[:3]:
+            client.chat_update(channel=message["channel"], ts=message["ts"], text="v2")
+        with pytest.raises(SlackApiError) as limited:  # another channel: the same budget
+            client.chat_update(channel="C3", ts=posted[3]["ts"], text="v2")
+        assert limited.value.response.status_code == 429
+        assert limited.value.response.headers["Retry-After"] == "2"  # 60 s / 50, rounded up
+        assert sim.message("C3", posted[3]["ts"]).text == "v1"  # a refused edit is not applied
+        clock.advance(1.2)  # one edit's worth of time
+        client.chat_update(channel="C3", ts=posted[3]["ts"], text="v2")
+        assert sim.message("C3", posted[3]["ts"]).text == "v2"
+
+
+def test_tier_4_methods_have_their_own_buckets_and_tiers_can_be_turned_off(clock: ManualClock) -> None:
+    with SlackSimulator(bot_token=TOKEN, clock=clock, tier3=Tier(None), tier4=Tier(100, burst=2)) as sim:
+        sim.add_user("U1", "anna", "Anna Schmidt")
+        sim.add_channel("C1", "support", members={"U1"})
+        client = WebClient(token=TOKEN, base_url=sim.api_url)
+        for _ in range(2):
+            client.chat_postEphemeral(channel="C1", user="U1", text="only you")
+        with pytest.raises(SlackApiError) as limited:
+            client.chat_postEphemeral(channel="C1", user="U1", text="only you")
+        assert limited.value.response.status_code == 429
+        client.users_info(user="U1")  # each method is counted on its own
+        client.views_publish(user_id="U1", view={"type": "home", "blocks": []})
+        message = client.chat_postMessage(channel="C1", text="v1")
+        for n in range(60):  # Tier 3 off: chat.update is unlimited
+            client.chat_update(channel="C1", ts=message["ts"], text=f"v{n}")
+        assert [c.http_status for c in sim.calls_to("chat.update")] == [200] * 60
+
+
+def test_slacks_tier_limits_are_on_by_default(sim: SlackSimulator, client: WebClient) -> None:
+    message = client.chat_postMessage(channel="C1", text="v1")
+    for n in range(50):  # a minute's allowance at once
+        client.chat_update(channel="C1", ts=message["ts"], text=f"v{n}")
+    with pytest.raises(SlackApiError) as limited:
+        client.chat_update(channel="C1", ts=message["ts"], text="one too many")
+    assert limited.value.response.status_code == 429
+    for _ in range(100):
+        client.users_info(user="U1")
+    with pytest.raises(SlackApiError):
+        client.users_info(user="U1")
 
 
 def test_injected_faults(sim: SlackSimulator, client: WebClient) -> None:

@@ -9,6 +9,7 @@ from bot.devkit.simulator.blockkit import validate_blocks, validate_message_text
 from bot.devkit.simulator.clock import ManualClock
 from bot.devkit.simulator.driver import DriverResult, SlackDriver
 from bot.devkit.simulator.errors import BlockKitError, DriverError, SlackError
+from bot.devkit.simulator.limits import Tier
 from bot.devkit.simulator.models import (
     BOT_USER_ID,
     TEAM_ID,
@@ -45,6 +46,7 @@ __all__ = [
     "SlackDriver",
     "SlackError",
     "SlackSimulator",
+    "Tier",
     "User",
     "View",
     "mrkdwn_to_text",

@@ -1,8 +1,8 @@
 """The Web API dispatcher: authentication, injected faults, the method handlers and the call record.
 
 It is independent of HTTP (the transport hands it a method name, parameters and a token), so the
-order in which Slack applies its checks is visible in one place: unknown method, auth, fault,
-then the method itself.
+order in which Slack applies its checks is visible in one place: unknown method, auth, the
+workspace's per-method tier limit, fault, then the method itself.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from bot.devkit.simulator import chat, conversations, views
 from bot.devkit.simulator.context import Handler, MethodContext, Params, RateLimited
 from bot.devkit.simulator.errors import SlackError
-from bot.devkit.simulator.limits import Fault, FaultQueue, RateLimiter
+from bot.devkit.simulator.limits import Fault, FaultQueue, RateLimiter, WorkspaceLimits
 from bot.devkit.simulator.transport import HttpReply
 from bot.devkit.simulator.workspace import Workspace
 
@@ -56,9 +56,11 @@ class WebApi:
         bot_token: str,
         post_limiter: RateLimiter,
         faults: FaultQueue,
+        limits: WorkspaceLimits | None = None,
         handlers: dict[str, Handler] | None = None,
     ) -> None:
         self.workspace = workspace
+        self._limits = limits
         self._bot_token = bot_token
         self._faults = faults
         self._handlers = dict(HANDLERS if handlers is None else handlers)
@@ -107,6 +109,9 @@ class WebApi:
             return HttpReply(200, {"ok": False, "error": "not_authed"})
         if token != self._bot_token:
             return HttpReply(200, {"ok": False, "error": "invalid_auth"})
+        retry_after = self._limits.take(method) if self._limits is not None else None
+        if retry_after is not None:
+            return HttpReply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
         fault = self._faults.take(method)
         if fault and fault.delay_seconds:
             time.sleep(fault.delay_seconds)

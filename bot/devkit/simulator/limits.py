@@ -9,6 +9,14 @@ from dataclasses import dataclass
 
 from bot.devkit.simulator.models import Clock
 
+# Slack's per-workspace tiers (per method, across all channels), as documented for late 2026.
+TIER_3_METHODS = frozenset(
+    {"chat.update", "conversations.open", "conversations.history", "conversations.replies"}
+)
+TIER_4_METHODS = frozenset(
+    {"chat.postEphemeral", "views.open", "views.update", "views.push", "views.publish", "users.info"}
+)
+
 
 class RateLimiter:
     """Per-key token buckets (e.g. chat.postMessage per channel) on the simulator's clock.
@@ -38,6 +46,41 @@ class RateLimiter:
                 return None
             self._buckets[key] = (tokens, now)
             return max(1, math.ceil((1.0 - tokens) / self._rate))
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A per-workspace limit: `per_minute` calls of each method (None: unlimited), of which up to
+    `burst` may come at once. The default burst is a whole minute's allowance, which is how a
+    per-minute window like Slack's behaves when a quiet app suddenly calls."""
+
+    per_minute: float | None
+    burst: int | None = None
+
+    def limiter(self, clock: Clock) -> RateLimiter:
+        rate = None if self.per_minute is None else self.per_minute / 60.0
+        burst = self.burst if self.burst is not None else max(1, int(self.per_minute or 1))
+        return RateLimiter(rate, burst, clock)
+
+
+SLACK_TIER_3 = Tier(50)
+SLACK_TIER_4 = Tier(100)
+
+
+class WorkspaceLimits:
+    """Tier 3 and Tier 4: one bucket per method for the whole workspace, whatever the channel."""
+
+    def __init__(self, tier3: Tier, tier4: Tier, clock: Clock) -> None:
+        self._tier3 = tier3.limiter(clock)
+        self._tier4 = tier4.limiter(clock)
+
+    def take(self, method: str) -> int | None:
+        """None when `method` may be called now, else the Retry-After in whole seconds."""
+        if method in TIER_3_METHODS:
+            return self._tier3.take(method)
+        if method in TIER_4_METHODS:
+            return self._tier4.take(method)
+        return None
 
 
 @dataclass

@@ -14,7 +14,15 @@ from typing import Any, Self
 from bot.devkit.simulator.api import ApiCall, WebApi
 from bot.devkit.simulator.driver import ACK_DEADLINE_SECONDS, SlackDriver
 from bot.devkit.simulator.errors import BlockKitError
-from bot.devkit.simulator.limits import Fault, FaultQueue, RateLimiter
+from bot.devkit.simulator.limits import (
+    SLACK_TIER_3,
+    SLACK_TIER_4,
+    Fault,
+    FaultQueue,
+    RateLimiter,
+    Tier,
+    WorkspaceLimits,
+)
 from bot.devkit.simulator.models import (
     BOT_USER_ID,
     Channel,
@@ -34,6 +42,11 @@ class SlackSimulator:
 
     `strict` makes leaving the `with` block raise `BlockKitError` if the bot ever sent something
     Slack would reject or mangle; `post_rate_per_channel=None` turns chat.postMessage limits off.
+
+    `tier3` (chat.update, conversations.open/history/replies) and `tier4` (chat.postEphemeral,
+    views.*, users.info) are Slack's per-workspace limits, on by default with Slack's numbers and
+    a minute's allowance as burst: over them, HTTP 429 with Retry-After. On a clock that only
+    moves when told the buckets refill only when it moves; `Tier(None)` turns a tier off.
     """
 
     bot_user_id = BOT_USER_ID
@@ -47,6 +60,8 @@ class SlackSimulator:
         strict: bool = True,
         post_rate_per_channel: float | None = 1.0,
         post_burst: int = 5,
+        tier3: Tier = SLACK_TIER_3,
+        tier4: Tier = SLACK_TIER_4,
     ) -> None:
         self.bot_token = bot_token
         self.signing_secret = signing_secret
@@ -58,6 +73,7 @@ class SlackSimulator:
             bot_token=bot_token,
             post_limiter=RateLimiter(post_rate_per_channel, post_burst, self.workspace.clock),
             faults=self._faults,
+            limits=WorkspaceLimits(tier3, tier4, self.workspace.clock),
         )
         self._response_urls = ResponseUrls(self.workspace, self.web_api.report)
         self._server = HttpServer({"/api/": self._api_route, "/response/": self._response_route})
