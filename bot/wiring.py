@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -29,7 +30,7 @@ from bot.executor import TrackingExecutor
 from bot.metrics import Metrics, Owed
 from bot.outbox.alerts import AdminAlerter
 from bot.outbox.pacing import ChannelPacer
-from bot.outbox.queue import OutboxQueue
+from bot.outbox.queue import OutboxQueue, Priority
 from bot.outbox.sender import SlackSender
 from bot.outbox.worker import OutboxWorker
 from bot.settings import Settings
@@ -171,7 +172,10 @@ def build_runtime(
     database = Database(settings.database_url)
     repository = Repository(database, SlaPlanner(policy))
     deadlines = DeadlineStore(database, snapshot)
-    sender = SlackSender(slack_client(settings, retry_connections=False), pacer)
+    metrics = Metrics()
+    sender = SlackSender(
+        slack_client(settings, retry_connections=False), pacer, rate_limited=metrics.slack_rate_limited
+    )
     outbox_worker = OutboxWorker(
         repository=repository,
         store=OutboxStore(database),
@@ -179,9 +183,10 @@ def build_runtime(
         sender=sender,
         clock=clock,
         alerter=AdminAlerter(policy=policy, sender=sender, clock=clock, seen=AdminAlerts(database)),
+        metrics=metrics,
     )
     outbox_queue = OutboxQueue(outbox_worker, come_back_later=come_back_later)
-    metrics = Metrics()
+    after_click = partial(outbox_queue.request, priority=Priority.CLICK)  # a click's edit goes first
     metrics.watch_outbox(
         lambda: {kind: Owed(*owed) for kind, owed in outbox_worker.store.owed_by_kind().items()}, clock
     )
@@ -189,12 +194,12 @@ def build_runtime(
     def after_intake(outcome: IntakeOutcome) -> None:
         outbox_queue.request(outcome.case_id)
 
-    cases = CaseActions(repository, policy, clock, outbox_queue.request)
+    cases = CaseActions(repository, policy, clock, after_click)
     services = Services(
         policy=policy,
         intake=IntakeService(repository, policy, clock, after_intake),
         cases=cases,
-        escalations=EscalationActions(repository, cases, deadlines, policy, clock, outbox_queue.request),
+        escalations=EscalationActions(repository, cases, deadlines, policy, clock, after_click),
         queries=CaseQueries(repository, deadlines, policy, clock),
         slack_events=SlackEventLog(SeenEvents(database), clock),
         clock=clock,

@@ -23,9 +23,15 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    or_,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# The outbox's partial indexes on cases (migration 0005 writes the same text).
+OWED_SQL = "slack_ts IS NULL OR message_version < version"
+LEASED_SQL = "sync_lease_until IS NOT NULL"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -89,9 +95,27 @@ class Case(Base):
 
     `version` grows on every change; `message_version` is the version the Slack message shows, so
     a message is out of date exactly when `message_version < version`.
+
+    Two partial indexes keep the outbox's reads proportional to its work, not to history:
+    `ix_cases_owed` holds the cases whose message is owed (`CASE_MESSAGE_OWED`, which queries
+    must repeat word for word for the planner to use it), `ix_cases_leased` those leased now.
     """
 
     __tablename__ = "cases"
+    __table_args__ = (
+        Index(
+            "ix_cases_owed",
+            "id",
+            postgresql_where=text(OWED_SQL),
+            sqlite_where=text(OWED_SQL),
+        ),
+        Index(
+            "ix_cases_leased",
+            "sync_lease_until",
+            postgresql_where=text(LEASED_SQL),
+            sqlite_where=text(LEASED_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback.id"), unique=True)
@@ -129,6 +153,9 @@ class Case(Base):
     # After a failed sync: not before this time (backoff), and how many failures in a row.
     sync_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sync_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+CASE_MESSAGE_OWED = or_(Case.slack_ts.is_(None), Case.message_version < Case.version)
 
 
 class CaseEvent(Base):

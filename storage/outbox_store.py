@@ -3,12 +3,19 @@
 A case message is owed while it was never posted (`slack_ts` is NULL) or shows an older version
 than the case; every other message (thread replies, announcements, notices, direct messages) is
 a delivery, one `deliveries` row each. Work is leased with a conditional UPDATE so two workers,
-threads or processes never send the same thing twice. (The `sync_*` columns of `cases` keep
-their old names: renaming them needs a migration.)
+threads or processes never send the same thing twice. A case's lease is short and renewed while
+it is worked on; it is fenced by the expiry its holder wrote (`ours`), so a holder that lost it
+can neither renew nor free someone else's. (The `sync_*` columns of `cases` keep their old
+names: renaming them needs a migration.)
+
+The "owed" condition is written exactly as the partial index `ix_cases_owed` is (`OWED`), so the
+publisher's scan reads only owed rows, whatever the history; `ix_cases_leased` holds only cases
+leased now, so finding leases to come back for after a crash costs nothing either.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select, update
@@ -16,8 +23,20 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from bot.domain.records import CaseSnapshot, DeliveryRecord
 from bot.domain.vocabulary import DeliveryStatus
 from storage.db import Database
+from storage.models import CASE_MESSAGE_OWED as OWED
 from storage.models import Case, Delivery, Feedback
 from storage.snapshots import snapshot
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    """What the outbox checks before leasing a case: where its message is (if posted), and its
+    department (which names the channel to post it to)."""
+
+    department: str
+    slack_channel: str | None
+    slack_ts: str | None
+    leased_until: datetime | None
 
 
 def _delivery_record(row: Delivery) -> DeliveryRecord:
@@ -31,6 +50,10 @@ def _delivery_record(row: Delivery) -> DeliveryRecord:
         row.recipient,
         row.created_at,
     )
+
+
+def _fence(ours: datetime | None) -> list[ColumnElement[bool]]:
+    return [] if ours is None else [Case.sync_lease_until == ours]
 
 
 def _ready(now: datetime) -> ColumnElement[bool]:
@@ -50,7 +73,7 @@ class OutboxStore:
             stale = select(Case.id).where(
                 lease_free,
                 not_backing_off,
-                or_(Case.slack_ts.is_(None), Case.message_version < Case.version),
+                OWED,
             )
             owed = (
                 select(Delivery.case_id)
@@ -64,11 +87,7 @@ class OutboxStore:
         """How much is owed to Slack per kind, and since when the oldest waits: the case message
         (never posted, or showing an older version) and each kind of pending delivery."""
         with self.database.transaction() as session:
-            count, oldest = session.execute(
-                select(func.count(), func.min(Case.updated_at)).where(
-                    or_(Case.slack_ts.is_(None), Case.message_version < Case.version)
-                )
-            ).one()
+            count, oldest = session.execute(select(func.count(), func.min(Case.updated_at)).where(OWED)).one()
             owed: dict[str, tuple[int, datetime | None]] = {"case_message": (int(count), oldest)}
             deliveries = session.execute(
                 select(Delivery.kind, func.count(), func.min(Delivery.created_at))
@@ -79,8 +98,40 @@ class OutboxStore:
                 owed[str(kind)] = (int(kind_count), kind_oldest)
             return owed
 
+    def outbox_state(self, case_id: int) -> OutboxState | None:
+        with self.database.transaction() as session:
+            row = session.execute(
+                select(Case.department, Case.slack_channel, Case.slack_ts, Case.sync_lease_until).where(
+                    Case.id == case_id
+                )
+            ).one_or_none()
+            return None if row is None else OutboxState(*row)
+
+    def leased(self, limit: int = 100) -> list[tuple[int, datetime]]:
+        """Cases leased now (by any process), soonest expiry first: after a crash, the leases a
+        dead process left are worth coming back for as soon as they run out."""
+        with self.database.transaction() as session:
+            rows = session.execute(
+                select(Case.id, Case.sync_lease_until)
+                .where(Case.sync_lease_until.is_not(None))
+                .order_by(Case.sync_lease_until)
+                .limit(limit)
+            )
+            return [(int(case_id), until) for case_id, until in rows if until is not None]
+
+    def renew_case_lease(self, case_id: int, ours: datetime, until: datetime) -> bool:
+        """Extend our lease to `until`; False if the case is no longer ours (it ran out and was taken)."""
+        with self.database.transaction() as session:
+            statement = (
+                update(Case)
+                .where(Case.id == case_id, Case.sync_lease_until == ours)
+                .values(sync_lease_until=until)
+            )
+            return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+
     def lease_case(self, case_id: int, now: datetime, seconds: float) -> CaseSnapshot | None:
-        """Take the right to deliver a case's messages for `seconds`; None if someone has it."""
+        """Take the right to deliver a case's messages until `now + seconds` (the snapshot's
+        `leased_until` is the fence for renewing and releasing it); None if someone has it."""
         with self.database.transaction() as session:
             statement = (
                 update(Case)
@@ -101,20 +152,28 @@ class OutboxStore:
             return snapshot(row[0], row[1])
 
     def release_case(
-        self, case_id: int, *, error: str | None = None, retry_at: datetime | None = None
+        self,
+        case_id: int,
+        *,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+        ours: datetime | None = None,
     ) -> None:
-        """Give the case back; after an error, not to be tried again before `retry_at`."""
+        """Give the case back; after an error, not to be tried again before `retry_at`. With
+        `ours`, only if the lease is still the one we hold."""
         values: dict[str, object] = {"sync_lease_until": None, "sync_error": error, "sync_retry_at": retry_at}
         values["sync_failures"] = 0 if error is None else Case.sync_failures + 1
         with self.database.transaction() as session:
-            session.execute(update(Case).where(Case.id == case_id).values(**values))
+            session.execute(update(Case).where(Case.id == case_id, *_fence(ours)).values(**values))
 
-    def defer_case(self, case_id: int, retry_at: datetime) -> None:
+    def defer_case(self, case_id: int, retry_at: datetime, *, ours: datetime | None = None) -> None:
         """Give the case back to be tried at `retry_at` (posting faster would exceed Slack's
         pace); its error and failure count stay as they were: being paced is not failing."""
         with self.database.transaction() as session:
             session.execute(
-                update(Case).where(Case.id == case_id).values(sync_lease_until=None, sync_retry_at=retry_at)
+                update(Case)
+                .where(Case.id == case_id, *_fence(ours))
+                .values(sync_lease_until=None, sync_retry_at=retry_at)
             )
 
     def failures(self, case_id: int) -> int:

@@ -148,3 +148,47 @@ def test_a_429_holds_the_channel_until_retry_after_has_passed(stack, clock):
     stack.settle()
     posted = sorted(m.metadata["event_payload"]["case_id"] for m in stack.simulator.messages("C0SUPPORT"))
     assert posted == [first.body["case_id"], first.body["case_id"] + 1]
+
+
+def edits(pacer: ChannelPacer, count: int, *, urgent: bool) -> list[float | None]:
+    result: list[float | None] = []
+    for _ in range(count):
+        try:
+            pacer.before_edit(urgent=urgent)
+            result.append(None)
+        except MustWait as wait:
+            result.append(round(wait.seconds, 3))
+    return result
+
+
+def test_edits_are_paced_for_the_whole_workspace_and_keep_a_reserve_for_clicks():
+    """chat.update is Tier 3 (about 50 a minute per workspace, whatever the channel): background
+    edits use the burst up to the click reserve; a click's edit still goes at once."""
+    time = Time()
+    pacer = ChannelPacer(clock=time.clock, edits_per_minute=60, edit_burst=10, click_reserve=3)
+    assert edits(pacer, 8, urgent=False) == [None] * 7 + [1.0]  # 7 of 10, then one a second
+    assert edits(pacer, 3, urgent=True) == [None] * 3  # the reserve is the clicks'
+    assert edits(pacer, 1, urgent=True) == [1.0]  # the burst is spent: even a click waits
+    time.now += 1.0
+    assert edits(pacer, 1, urgent=True) == [None]
+    assert edits(pacer, 1, urgent=False) == [4.0]  # background waits until the reserve is back
+
+
+def test_a_429_on_an_edit_holds_all_edits_then_lets_them_go_one_per_interval():
+    time = Time()
+    pacer = ChannelPacer(clock=time.clock, edits_per_minute=60, edit_burst=10, click_reserve=3)
+    pacer.hold_edits(5)
+    assert edits(pacer, 1, urgent=True) == [5.0]
+    time.now += 5
+    assert edits(pacer, 2, urgent=True) == [None, 1.0]
+
+
+def test_ready_books_the_slot_that_the_post_then_takes_without_counting_it_twice():
+    time = Time()
+    pacer = ChannelPacer(per_second=1, burst=2, clock=time.clock)
+    assert [pacer.ready("C1", f"case:{n}") for n in range(4)] == [0.0, 0.0, 1.0, 2.0]
+    assert pacer.ready("C1", "case:2") == 1.0  # asking again keeps its slot
+    assert waits(pacer, "C1", ["case:0", "case:1", "case:2"]) == [None, None, 1.0]
+    time.now += 1.0
+    assert waits(pacer, "C1", ["case:2"]) == [None]
+    assert pacer.ready("C2", "case:9") == 0.0  # other channels are not affected

@@ -1,4 +1,5 @@
-"""Where the outbox worker runs: one background thread, so acks and intake never wait on Slack.
+"""Where the outbox worker runs: a small pool of background threads, so acks and intake never
+wait on Slack and one slow Slack answer never holds up the rest.
 
 Work that pacing put off comes back by itself when its slot is due (`Later`), instead of
 waiting for the next sweep; the outbox thread itself never sleeps.
@@ -11,10 +12,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
 
-from bot.executor import TrackingExecutor
 from bot.outbox.worker import OutboxWorker
 from storage.db import log_failure
+from storage.outbox_store import OutboxState
 
 log = logging.getLogger(__name__)
 
@@ -99,18 +102,57 @@ class Later:
             self._thread.join(timeout=5)
 
 
-class OutboxQueue:
-    """`wait_idle` lets tests and the demo wait for the work they caused, without sleeping.
+class Priority(IntEnum):
+    """Which work goes first when several wait: a person's click, then new work (intake), then
+    the background (sweeps, deadline refreshes, paced work coming back)."""
 
+    CLICK = 0
+    NEW = 1
+    BACKGROUND = 2
+
+
+SWEEP = "sweep"  # the key of a sweep request; case ids are ints, the notices None
+Key = int | str | None
+Lane = tuple[str, str | int | None]
+
+
+@dataclass(order=True)
+class _Entry:
+    priority: int
+    seq: int
+    key: Key = field(compare=False)
+    urgent: bool = field(compare=False, default=False)
+
+
+class OutboxQueue:
+    """A small pool of outbox threads (`threads`, 4 by default) fed by one priority queue.
+
+    Slack calls are I/O: while one waits (up to the client's 15 s timeout) the others go on, so a
+    slow answer holds up only what must come after it. Work runs in lanes: a case whose message is
+    still to be posted queues behind the other first posts of its channel (so they reach Slack
+    in order), everything else only behind itself. A key asked for while queued is not queued
+    twice (a later click only raises its priority); asked for while running, it runs once more
+    afterwards, so edits of one message coalesce into the latest. The pool stays small: the work
+    is I/O-bound, and the listener threads that answer clicks need the GIL more than it does.
+
+    `wait_idle` lets tests and the demo wait for the work they caused, without sleeping.
     `come_back_later=False` leaves paced work to the sweep: for a workspace simulated on a clock
     that only moves when told, where a timer in real seconds would mean nothing."""
 
-    def __init__(self, worker: OutboxWorker, *, come_back_later: bool = True) -> None:
+    def __init__(self, worker: OutboxWorker, *, come_back_later: bool = True, threads: int = 4) -> None:
         self.worker = worker
-        self._executor = TrackingExecutor(max_workers=1, thread_name_prefix="closeloop-outbox")
-        self._lock = threading.Lock()
-        self._queued_cases: set[int | None] = set()
-        self._sweep_queued = False
+        self.threads = threads
+        self._cond = threading.Condition()
+        self._picking = threading.Lock()  # one thread at a time takes work and places it in its lane
+        self._heap: list[_Entry] = []
+        self._queued: dict[Key, _Entry] = {}  # the live entry of each key waiting
+        self._running: set[Key] = set()
+        self._again: dict[Key, _Entry] = {}  # asked for again while running
+        self._busy_lanes: set[Lane] = set()
+        self._lanes: dict[Lane, list[_Entry]] = {}  # work waiting for its lane, by priority
+        self._seq = 0
+        self._pool: list[threading.Thread] = []
+        self._stopped = False
         self.later = Later(self.request)
         if come_back_later:
             worker.on_deferred = self.come_back_later
@@ -119,45 +161,140 @@ class OutboxQueue:
         """Deliver the case (None: the notices) again once `seconds` have passed."""
         self.later.call_later(case_id, seconds + MARGIN_SECONDS)
 
-    def request(self, case_id: int | None) -> None:
+    def request(self, case_id: int | None, priority: Priority = Priority.NEW) -> None:
         """Deliver one case soon; None means the case-less notices."""
-        with self._lock:
-            if case_id in self._queued_cases:
-                return
-            self._queued_cases.add(case_id)
-        self._executor.submit(self._run, case_id)
+        self._ask(case_id, priority)
 
     def request_sweep(self) -> None:
         """Sweep soon; a sweep already waiting to run covers this request too."""
-        with self._lock:
-            if self._sweep_queued:
-                return
-            self._sweep_queued = True
-        self._executor.submit(self._run_sweep)
+        self._ask(SWEEP, Priority.BACKGROUND)
 
-    def _run(self, case_id: int | None) -> None:
-        with self._lock:
-            self._queued_cases.discard(case_id)
+    def _ask(self, key: Key, priority: Priority) -> None:
+        with self._cond:
+            if self._stopped:
+                return
+            self._seq += 1
+            entry = _Entry(int(priority), self._seq, key, urgent=priority == Priority.CLICK)
+            if key in self._running:
+                again = self._again.get(key)
+                if again is None or entry < again:
+                    self._again[key] = entry
+                return
+            queued = self._queued.get(key)
+            if queued is not None and not entry < queued:
+                return
+            self._queued[key] = entry
+            heapq.heappush(self._heap, entry)
+            if len(self._pool) < self.threads:
+                thread = threading.Thread(
+                    target=self._serve, name=f"closeloop-outbox-{len(self._pool)}", daemon=True
+                )
+                self._pool.append(thread)
+                thread.start()
+            self._cond.notify()
+
+    # ---- the pool --------------------------------------------------------------------------
+
+    def _live(self, entry: _Entry) -> bool:
+        return self._queued.get(entry.key) is entry
+
+    def _serve(self) -> None:
+        while (picked := self._pick()) is not None:
+            entry, lane, state = picked
+            while entry is not None:
+                self._run(entry, state)
+                entry, state = self._finished(entry, lane), None
+
+    def _pick(self) -> tuple[_Entry, Lane, OutboxState | None] | None:
+        """The most urgent work whose lane is free (work for a busy lane is parked in it)."""
+        with self._picking:
+            while True:
+                with self._cond:
+                    while not self._stopped and not self._heap:
+                        self._cond.wait()
+                    if self._stopped:
+                        return None
+                    entry = heapq.heappop(self._heap)
+                    if not self._live(entry):
+                        continue  # superseded by a more urgent request for the same key
+                lane, state = self._lane(entry.key)
+                with self._cond:
+                    if not self._live(entry):
+                        continue
+                    if lane in self._busy_lanes:
+                        heapq.heappush(self._lanes.setdefault(lane, []), entry)
+                        continue
+                    self._busy_lanes.add(lane)
+                    self._take(entry)
+                    return entry, lane, state
+
+    def _lane(self, key: Key) -> tuple[Lane, OutboxState | None]:
+        if not isinstance(key, int):
+            return ("own", key), None
         try:
-            if case_id is None:
+            kind, name, state = self.worker.lane_of(key)
+        except Exception as error:  # the database is away: deliver_case meets it again and says so
+            log_failure(log, f"finding the lane of case {key}", error)
+            return ("case", key), None
+        return (kind, name), state
+
+    def _take(self, entry: _Entry) -> None:
+        del self._queued[entry.key]
+        self._running.add(entry.key)
+
+    def _finished(self, entry: _Entry, lane: Lane) -> _Entry | None:
+        """Done with `entry`: queue it again if it was asked for meanwhile, and hand back the next
+        work waiting in its lane (the lane stays this thread's), or free the lane."""
+        with self._cond:
+            self._running.discard(entry.key)
+            again = self._again.pop(entry.key, None)
+            if again is not None and not self._stopped:
+                self._queued[entry.key] = again
+                heapq.heappush(self._heap, again)
+                self._cond.notify()
+            waiting = self._lanes.get(lane, [])
+            while waiting:
+                following = heapq.heappop(waiting)
+                if self._live(following):
+                    self._take(following)
+                    return following
+            self._lanes.pop(lane, None)
+            self._busy_lanes.discard(lane)
+            self._cond.notify_all()  # wait_idle, and pickers
+            return None
+
+    def _run(self, entry: _Entry, state: OutboxState | None) -> None:
+        key = entry.key
+        try:
+            if key == SWEEP:
+                for case_id in self.worker.owed_work():
+                    self.request(case_id, Priority.BACKGROUND)
+                self.request(None, Priority.BACKGROUND)
+            elif key is None:
                 self.worker.deliver_notices()
             else:
-                self.worker.deliver_case(case_id)
+                assert isinstance(key, int)
+                self.worker.deliver_case(key, urgent=entry.urgent, state=state)
         except Exception as error:
-            log_failure(log, f"delivering case {case_id}" if case_id else "delivering notices", error)
-
-    def _run_sweep(self) -> None:
-        with self._lock:
-            self._sweep_queued = False
-        try:
-            self.worker.sweep()
-        except Exception as error:
-            log_failure(log, "outbox sweep", error)
+            what = (
+                "outbox sweep" if key == SWEEP else f"delivering case {key}" if key else "delivering notices"
+            )
+            log_failure(log, what, error)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        return self._executor.wait_idle(timeout)
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queued and not self._running, timeout=timeout)
 
     def shutdown(self) -> None:
         """Finish what is running; what is only queued or put off stays owed in the database."""
         self.later.stop()
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        with self._cond:
+            self._stopped = True
+            self._queued.clear()
+            self._again.clear()
+            self._heap.clear()
+            self._lanes.clear()
+            self._cond.notify_all()
+        for thread in self._pool:
+            thread.join(timeout=30)
+        self.worker.leases.stop()

@@ -1,10 +1,10 @@
 """The outbox's Slack Web API calls: posting, editing, opening a direct message, and finding an
 earlier post again after an answer was lost.
 
-Knows Slack and the per-channel pace, not the database: what must be recorded around a send is
-the worker's (it passes `before_send`). Holds no state of its own beyond the pacer, which is
-thread-safe, so several workers may share one sender; a pace for edits (chat.update is limited
-per workspace, not per channel) would live here too.
+Knows Slack and its pace (posts per channel, edits per workspace), not the database: what must
+be recorded around a send is the worker's (it passes `before_send`). Holds no state of its own
+beyond the pacer, which is thread-safe, so the worker's threads share one sender. Each 429 is
+counted by method (`rate_limited`) and makes the pacer hold what Slack refused.
 """
 
 from __future__ import annotations
@@ -93,9 +93,16 @@ class Sent:
 
 
 class SlackSender:
-    def __init__(self, client: WebClient, pacer: ChannelPacer | None = None) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        pacer: ChannelPacer | None = None,
+        *,
+        rate_limited: Callable[[str], None] = lambda _method: None,
+    ) -> None:
         self.client = client
         self.pacer = pacer or ChannelPacer()
+        self.rate_limited = rate_limited  # told the Web API method of each 429
 
     def post_once(
         self, post: Post, mark: Mark, *, tried_before: bool, before_send: Callable[[], None]
@@ -129,15 +136,36 @@ class SlackSender:
         except SlackApiError as exc:
             retry_after = classify(exc, channel).retry_after
             if retry_after is not None:  # Slack limits posts per channel: hold this one, not others
+                self.rate_limited("chat.postMessage")
                 self.pacer.hold(channel, retry_after, first=mark.pace_key)
             raise
         self.pacer.posted(channel)
         return Sent(str(response["channel"]), str(response["ts"]))
 
-    def update(self, edit: Edit) -> None:
-        self.client.chat_update(
-            channel=edit.channel, ts=edit.ts, text=edit.message.text, blocks=edit.message.blocks
-        )
+    def update(
+        self,
+        edit: Edit,
+        *,
+        urgent: bool = False,
+        paced: bool = True,
+        before_send: Callable[[], None] | None = None,
+    ) -> None:
+        """Edit a message at the workspace's pace for edits (raising `MustWait` with nothing sent);
+        `urgent` for an edit a person's click caused, which may use the burst kept for clicks."""
+        if paced:
+            self.pacer.before_edit(urgent=urgent)
+        if before_send is not None:
+            before_send()
+        try:
+            self.client.chat_update(
+                channel=edit.channel, ts=edit.ts, text=edit.message.text, blocks=edit.message.blocks
+            )
+        except SlackApiError as exc:
+            retry_after = classify(exc, edit.channel).retry_after
+            if retry_after is not None:  # Tier 3 is the workspace's: every edit waits
+                self.rate_limited("chat.update")
+                self.pacer.hold_edits(retry_after)
+            raise
 
     def tell(self, user: str, text: str) -> None:
         """A plain direct message (an admin alert): neither paced nor marked, since nothing is

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
@@ -34,6 +35,7 @@ from bot.outbox.failures import (
     explain,
     message_gone,
 )
+from bot.outbox.leases import LEASE_SECONDS, LeaseKeeper, LeaseLost
 from bot.outbox.pacing import MustWait
 from bot.outbox.renderers import (
     RENDERERS,
@@ -47,8 +49,11 @@ from bot.outbox.renderers import (
 )
 from bot.outbox.sender import Edit, Mark, Post, SlackSender
 from bot.slack.links import WorkspaceLinks
-from storage.outbox_store import OutboxStore
+from storage.outbox_store import OutboxState, OutboxStore
 from storage.repository import Repository
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +80,12 @@ class OutboxWorker:
         policy: Policy,
         sender: SlackSender,
         clock: Callable[[], datetime],
-        lease_seconds: float = 120.0,
+        lease_seconds: float = LEASE_SECONDS,
         links: WorkspaceLinks | None = None,
         alerter: AdminAlerter | None = None,
         renderers: Mapping[str, Renderer] = RENDERERS,
         run_units: Callable[[Sequence[Unit]], None] = in_turn,
+        metrics: Metrics | None = None,
     ) -> None:
         self.repository = repository
         self.store = store
@@ -91,23 +97,54 @@ class OutboxWorker:
         self.alerter = alerter or AdminAlerter(policy=policy, sender=sender, clock=clock)
         self.renderers = renderers
         self.run_units = run_units
+        self.metrics = metrics
+        self.leases = LeaseKeeper(store.renew_case_lease, clock, lease_seconds=lease_seconds)
         # Told when pacing put work off (case id, or None for notices; seconds): the queue comes
         # back then instead of leaving it to the next sweep.
         self.on_deferred: Callable[[int | None, float], None] = lambda _case_id, _seconds: None
 
     # ---- one case: its case message, then what it owes ----------------------------------------
 
-    def deliver_case(self, case_id: int) -> bool:
-        """Post or edit the case message, then send the case's deliveries. True when all is sent."""
-        case = self.store.lease_case(case_id, self.clock(), self.lease_seconds)
+    def deliver_case(self, case_id: int, *, urgent: bool = False, state: OutboxState | None = None) -> bool:
+        """Post or edit the case message, then send the case's deliveries. True when all is sent.
+
+        `urgent`: a person's click caused this, so its edit may use the edits kept for clicks;
+        `state`, when just read (by `lane_of`), saves reading it again."""
+        paced = self._paced_before_lease(case_id, state)
+        if paced is not None:  # its channel has no free slot: not even a lease is spent on it
+            self.on_deferred(case_id, paced)
+            return False
+        now = self.clock()
+        case = self.store.lease_case(case_id, now, self.lease_seconds)
         if case is None:
             return False  # another worker has it; it will see our change too
+        with self.leases.holding(case_id, now + timedelta(seconds=self.lease_seconds)):
+            try:
+                return self._deliver_leased(case, urgent=urgent)
+            except LeaseLost:
+                log.warning("case #%s: lease lost mid-way; whoever has it now finishes", case_id)
+                return False
+
+    def _paced_before_lease(self, case_id: int, state: OutboxState | None) -> float | None:
+        """Seconds until the case's channel has a slot for its first post, when that post is what
+        the case needs next and the slot is not now (a slot is booked for it); else None."""
+        state = state or self.store.outbox_state(case_id)
+        if state is None or state.slack_ts is not None:
+            return None
+        if state.leased_until is not None and state.leased_until > self.clock():
+            return None  # someone works on it; leasing finds that out at once
+        channel = state.slack_channel or self.policy.department_of(state).channel
+        wait = self.sender.pacer.ready(channel, f"case_id:{case_id}")
+        return wait if wait > 0 else None
+
+    def _deliver_leased(self, case: CaseSnapshot, *, urgent: bool) -> bool:
+        case_id = case.id
         channel = case.slack_channel or self.policy.department_of(case).channel
         failure: Failure | None = None
         paced: list[float] = []  # seconds until each post that pacing put off may go
         try:
             try:
-                case = self._case_message_up_to_date(case)
+                case = self._case_message_up_to_date(case, urgent=urgent)
                 owed = self.store.pending_deliveries(case_id=case_id, now=self.clock())
             except (*SendError, MustWait) as exc:
                 # The channel may be broken (archived, bot removed) or busy: what does not need
@@ -116,10 +153,12 @@ class OutboxWorker:
                     paced.append(exc.seconds)
                 else:
                     failure = classify(exc, channel)
+                    self._count_failure("case_message", failure)
                 pending = self.store.pending_deliveries(case_id=case_id, now=self.clock())
                 owed = [d for d in pending if self._needs_no_case_message(d)]
             for delivery in owed:
                 try:
+                    self.leases.check(case_id)
                     self._deliver(delivery, case)
                 except MustWait as wait:  # its channel is busy; later ones there book later slots
                     paced.append(wait.seconds)
@@ -134,6 +173,7 @@ class OutboxWorker:
 
     def _give_back(self, case_id: int, channel: str, failure: Failure | None, paced: list[float]) -> None:
         """Release the case's lease, to be tried again after a backoff, or at its paced slot."""
+        self.leases.check(case_id)  # lost: it is someone else's to give back
         retry_at = None
         if failure is not None:
             retry_at = self._retry_at(failure, channel, self.store.failures(case_id) + 1)
@@ -143,18 +183,23 @@ class OutboxWorker:
         if paced:
             slot = self.clock() + timedelta(seconds=min(paced))
             retry_at = slot if retry_at is None else min(retry_at, slot)
-        if failure is None and retry_at is not None:
-            self.store.defer_case(case_id, retry_at)  # only paced: not a failure, nothing to log
-        else:
-            self.store.release_case(case_id, error=failure.reason if failure else None, retry_at=retry_at)
+        with self.leases.giving_back(case_id) as ours:
+            if failure is None and retry_at is not None:
+                self.store.defer_case(case_id, retry_at, ours=ours)  # only paced: not a failure
+            else:
+                self.store.release_case(
+                    case_id, error=failure.reason if failure else None, retry_at=retry_at, ours=ours
+                )
 
-    def _case_message_up_to_date(self, case: CaseSnapshot) -> CaseSnapshot:
+    def _case_message_up_to_date(self, case: CaseSnapshot, *, urgent: bool = False) -> CaseSnapshot:
+        """Edits coalesce: whatever changed since, one edit shows the case as it is now."""
         while case.slack_ts is None or case.message_version < case.version:
+            self.leases.check(case.id)
             rendering = case_message_rendering(case, self.policy, self.clock())
             if isinstance(rendering, Post):
                 self._post_case_message(case, rendering)
             else:
-                self._edit_case_message(case, rendering)
+                self._edit_case_message(case, rendering, urgent=urgent)
             case = self.repository.get_case(case.id)
         return case
 
@@ -169,11 +214,13 @@ class OutboxWorker:
         shows = 0 if sent.found else case.version
         if not self.store.mark_posted(case.id, case.department, post.to, sent.ts, shows):
             # The case was re-routed while we posted: this message points to its new home.
-            self.sender.update(left_behind(case.id, post.to, sent.ts))
+            self.sender.update(left_behind(case.id, post.to, sent.ts), paced=False)  # rare
+        elif not sent.found:
+            self._count_sent("case_message", case.created_at)
 
-    def _edit_case_message(self, case: CaseSnapshot, edit: Edit) -> None:
+    def _edit_case_message(self, case: CaseSnapshot, edit: Edit, *, urgent: bool) -> None:
         try:
-            self.sender.update(edit)
+            self.sender.update(edit, urgent=urgent)
         except SlackApiError as exc:
             if not message_gone(exc):
                 raise
@@ -216,8 +263,9 @@ class OutboxWorker:
             return
         try:
             if isinstance(rendering, Edit):
-                self.store.note_delivery_attempt(delivery.id)
-                self.sender.update(rendering)
+                self.sender.update(
+                    rendering, before_send=lambda: self.store.note_delivery_attempt(delivery.id)
+                )
                 channel, ts = rendering.channel, rendering.ts
             else:
                 sent = self.sender.post_once(
@@ -231,6 +279,16 @@ class OutboxWorker:
             self._failed(delivery, exc, rendering.channel if isinstance(rendering, Edit) else rendering.to)
             return
         self.store.mark_delivered(delivery.id, channel, ts, self.clock())
+        self._count_sent(delivery.kind, delivery.created_at)
+
+    def _count_sent(self, kind: str, since: datetime | None) -> None:
+        if self.metrics is not None:
+            lag = None if since is None else (self.clock() - since).total_seconds()
+            self.metrics.delivered(kind, lag)
+
+    def _count_failure(self, kind: str, failure: Failure) -> None:
+        if self.metrics is not None:
+            self.metrics.delivery_failed(kind, failure.code)
 
     def deliver_notices(self) -> None:
         """Case-less deliveries (promoters' notices) belong to no case, so they are leased one by one."""
@@ -264,10 +322,28 @@ class OutboxWorker:
     def sweep(self) -> int:
         """Catch up on everything owed (after a restart, a Slack outage, a lost race). One case's
         trouble never stops the others. The number of cases that were owed something."""
-        pending = self.store.cases_owed(self.clock())
+        pending = self.owed_work()
         units: list[Unit] = [partial(self._unit_of_case, case_id) for case_id in pending]
         self.run_units([*units, self._unit_of_notices])
         return len(pending)
+
+    def owed_work(self) -> list[int]:
+        """The cases owed something that may be tried now. Cases another process holds are come
+        back for when their lease runs out: a crashed process's cases go on seconds later."""
+        now = self.clock()
+        for case_id, until in self.store.leased():
+            if self.leases.current(case_id) is None:  # not ours: ours are being worked on
+                self.on_deferred(case_id, max((until - now).total_seconds(), 0.0))
+        return self.store.cases_owed(now)
+
+    def lane_of(self, case_id: int) -> tuple[str, str | int, OutboxState | None]:
+        """Which work must not overtake which: a case whose message is still to be posted queues
+        behind the other first posts of its channel (their order in Slack is the cases'); any
+        other case (edits, thread replies) only behind itself."""
+        state = self.store.outbox_state(case_id)
+        if state is None or state.slack_ts is not None:
+            return "case", case_id, state
+        return "post", state.slack_channel or self.policy.department_of(state).channel, state
 
     def _unit_of_case(self, case_id: int) -> None:
         try:
@@ -298,6 +374,7 @@ class OutboxWorker:
         admin is retried slowly until fixed; anything else is given up after a few tries. The
         case's other deliveries still go out unless Slack itself is the trouble."""
         failure = classify(error, channel)
+        self._count_failure(delivery.kind, failure)
         give_up = failure.kind == Kind.OTHER and delivery.attempts + 1 >= MAX_ATTEMPTS
         retry_at = None if give_up else self._retry_at(failure, channel, delivery.attempts + 1)
         self.store.mark_attempt_failed(delivery.id, failure.reason, permanent=give_up, retry_at=retry_at)
