@@ -166,6 +166,10 @@ class SlackSimulator:
             raise ValueError("a fault needs a status, an error or a delay")
         self._faults.add(method, Fault(status, error, delay_seconds, applied, times))
 
+    def clear_faults(self) -> None:
+        """Forget every fault still waiting: Slack is healthy again (the end of an outage)."""
+        self._faults.clear()
+
     # --- observation ---------------------------------------------------------------------
 
     @property
