@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -59,16 +59,26 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class Database:
-    """Owns the engine; one short transaction per operation via `transaction()`."""
+POOL_SIZE = 10  # connections a process keeps open to PostgreSQL ...
+MAX_OVERFLOW = 10  # ... and may open beyond them at a peak
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+
+class Database:
+    """Owns the engine; one short transaction per operation via `transaction()` (ORM) or
+    `connection()` (Core, where the ORM costs more than it gives).
+
+    With PostgreSQL each process holds up to `pool_size + max_overflow` connections: size it to
+    the threads that use the database (see the README, "Running in production")."""
+
+    def __init__(
+        self, url: str, *, echo: bool = False, pool_size: int = POOL_SIZE, max_overflow: int = MAX_OVERFLOW
+    ) -> None:
         self.url = normalise_url(url)
         kwargs: dict[str, Any] = {"echo": echo}
         if self.url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+            kwargs.update(pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -87,6 +97,18 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection in a transaction, committed on success."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    @staticmethod
+    def session_on(connection: Connection) -> Session:
+        """An ORM session inside `connection`'s transaction, which stays the caller's to commit
+        (the session's own commit only flushes; its rollback rolls the whole transaction back)."""
+        return Session(bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -16,6 +16,28 @@ from storage.models import Case, CaseEvent, Delivery
 SYSTEM_ACTOR = "closeloop"  # the actor of events the bot itself causes (reminders, escalations)
 
 
+def delivery_row(
+    kind: DeliveryKind,
+    feedback_id: int,
+    case_id: int | None,
+    event_id: int | None,
+    now: datetime,
+    *,
+    recipient: str | None = None,
+) -> dict[str, Any]:
+    """A pending delivery's columns, for an ORM object or a Core INSERT (the intake's)."""
+    return {
+        "kind": kind,
+        "feedback_id": feedback_id,
+        "case_id": case_id,
+        "event_id": event_id,
+        "status": DeliveryStatus.PENDING,
+        "created_at": now,
+        "attempts": 0,
+        "recipient": recipient,
+    }
+
+
 def new_delivery(
     kind: DeliveryKind,
     feedback_id: int,
@@ -25,16 +47,7 @@ def new_delivery(
     *,
     recipient: str | None = None,
 ) -> Delivery:
-    return Delivery(
-        kind=kind,
-        feedback_id=feedback_id,
-        case_id=case_id,
-        event_id=event_id,
-        status=DeliveryStatus.PENDING,
-        created_at=now,
-        attempts=0,
-        recipient=recipient,
-    )
+    return Delivery(**delivery_row(kind, feedback_id, case_id, event_id, now, recipient=recipient))
 
 
 def record_event(

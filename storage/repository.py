@@ -1,4 +1,5 @@
-"""Feedback intake and case state changes, each one short transaction.
+"""Case state changes and reads, each one short transaction; the intake's writes are in
+storage.feedback_intake.
 
 State changes are single guarded UPDATE statements checked by rowcount (never read-then-write),
 so two people clicking Claim at once cannot both win, on SQLite or PostgreSQL.
@@ -12,13 +13,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy import case as sa_case
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.domain import lifecycle
 from bot.domain.lifecycle import Action, OwnerCondition, Refusal
 from bot.domain.records import (
-    FEEDBACK_FIELDS,
     CaseSnapshot,
     ChangeResult,
     CloseDetails,
@@ -34,10 +33,11 @@ from storage.deadline_store import (
     NoDeadlines,
     acknowledge_chain,
     retire_chains,
-    sync_deadlines,
 )
+from storage.feedback_intake import FeedbackIntake
 from storage.history import new_delivery, record_event
 from storage.models import Case, CaseEvent, Delivery, Feedback
+from storage.planning import replan
 from storage.snapshots import count_and_oldest, snapshot
 
 
@@ -45,193 +45,23 @@ class CaseNotFound(LookupError):
     pass
 
 
-def merge_raw(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """Later sends add to what earlier ones said (a partial update must not erase the rest)."""
-    merged = dict(old)
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_raw(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def stored_data(feedback: Feedback) -> FeedbackData:
-    """The response as it stands after all updates, for deciding its category and department."""
-    values = {name: getattr(feedback, name) for name in FEEDBACK_FIELDS}
-    values["tags"] = tuple(values["tags"] or ())
-    return FeedbackData(external_id=feedback.external_id, survey=feedback.survey, raw=feedback.raw, **values)
-
-
-def _feedback_values(data: FeedbackData) -> dict[str, Any]:
-    values = {name: getattr(data, name) for name in FEEDBACK_FIELDS}
-    values["tags"] = list(data.tags)
-    return values
-
-
 class Repository:
     def __init__(self, database: Database, planner: DeadlinePlanner | None = None) -> None:
         self.database = database
         self.planner: DeadlinePlanner = planner or NoDeadlines()
+        self._intake = FeedbackIntake(database, self.planner)
 
     def _replan(self, session: Session, case: Case, feedback: Feedback, now: datetime, *, due: bool) -> None:
-        """Bring the case's deadline rows in line with its new state, in the same transaction as
-        the change; with `due`, first recompute when each step is due (new case, re-triage)."""
-        session.flush()
-        if due:
-            dates = self.planner.due_dates(snapshot(case, feedback))
-            case.claim_due_at, case.contact_due_at, case.close_due_at = (
-                dates.claim,
-                dates.first_contact,
-                dates.close,
-            )
-            session.flush()
-        sync_deadlines(session, case.id, self.planner.plan(snapshot(case, feedback)), now)
+        replan(session, self.planner, case, feedback, now, due=due)
 
     # ---- intake -------------------------------------------------------------------------------
 
     def record_feedback(
         self, data: FeedbackData, decide: Callable[[FeedbackData], Triage], now: datetime
     ) -> IntakeOutcome:
-        """Upsert a response and open or refresh its case, in one transaction.
-
-        Re-sent responses update the same rows; only fields the sender included are changed.
-        `decide` (the domain's triage) sees the response as merged, so an update that omits the
-        comment is still routed by the comment sent before.
-        """
-        with self.database.transaction() as session:
-            feedback, created = self._lock_or_insert_feedback(session, data, decide(data), now)
-            changed_fields: list[str] = []
-            raw_changed = False
-            if not created:
-                for name, value in _feedback_values(data).items():
-                    if name in data.provided and getattr(feedback, name) != value:
-                        setattr(feedback, name, value)
-                        changed_fields.append(name)
-                merged = merge_raw(feedback.raw, data.raw)
-                raw_changed = merged != feedback.raw
-                if changed_fields or raw_changed:
-                    feedback.revision += 1
-                    feedback.updated_at = now
-                    feedback.raw = merged
-            triage = decide(stored_data(feedback))
-            feedback.category = triage.category
-            case = session.scalar(select(Case).where(Case.feedback_id == feedback.id).with_for_update())
-            if case is not None and changed_fields:
-                self._refresh_case(session, case, feedback, triage, changed_fields, now)
-            elif case is None and triage.open_case:
-                feedback.department = triage.department
-                case = self._open_case(session, feedback, triage, now)
-            elif case is None and created and triage.notify:
-                session.add(new_delivery(DeliveryKind.NOTICE, feedback.id, None, None, now))
-            session.flush()
-            return IntakeOutcome(
-                feedback_id=feedback.id,
-                case_id=case.id if case else None,
-                category=feedback.category,
-                department=case.department if case else feedback.department,
-                created=created,
-                changed=created or bool(changed_fields) or raw_changed,
-            )
-
-    def _lock_or_insert_feedback(
-        self, session: Session, data: FeedbackData, triage: Triage, now: datetime
-    ) -> tuple[Feedback, bool]:
-        query = (
-            select(Feedback)
-            .where(Feedback.survey == data.survey, Feedback.external_id == data.external_id)
-            # NO KEY UPDATE, not UPDATE: it still serialises two sends of one response, but does
-            # not block the KEY SHARE lock that inserting a delivery (a foreign key to this row)
-            # takes, so a deadline sweep holding the case cannot deadlock with this intake.
-            .with_for_update(key_share=True)
-        )
-        existing = session.scalar(query)
-        if existing is not None:
-            return existing, False
-        feedback = Feedback(
-            external_id=data.external_id,
-            survey=data.survey,
-            category=triage.category,
-            department=triage.department,
-            received_at=now,
-            updated_at=now,
-            revision=1,
-            raw=data.raw,
-            **_feedback_values(data),
-        )
-        try:
-            with session.begin_nested():
-                session.add(feedback)
-        except IntegrityError:
-            # A concurrent request with the same response id won the insert: update its row instead.
-            existing = session.scalar(query)
-            if existing is None:
-                raise
-            return existing, False
-        return feedback, True
-
-    def _open_case(self, session: Session, feedback: Feedback, triage: Triage, now: datetime) -> Case:
-        case = Case(
-            feedback_id=feedback.id,
-            department=triage.department,
-            category=triage.category,
-            priority=triage.priority,
-            status=CaseStatus.NEW,
-            created_at=now,
-            updated_at=now,
-            version=1,
-            message_version=0,
-        )
-        session.add(case)
-        session.flush()
-        session.add(CaseEvent(case_id=case.id, at=now, actor="intake", kind=EventKind.CREATED, details={}))
-        self._replan(session, case, feedback, now, due=True)
-        return case
-
-    def _refresh_case(
-        self,
-        session: Session,
-        case: Case,
-        feedback: Feedback,
-        triage: Triage,
-        changed_fields: list[str],
-        now: datetime,
-    ) -> None:
-        details: dict[str, Any] = {"fields": changed_fields, "revision": feedback.revision}
-        if case.category != triage.category:
-            details["category"] = [case.category, triage.category]
-            case.category = triage.category
-        if case.status == CaseStatus.NEW:
-            case.priority = triage.priority
-        case.version += 1
-        case.updated_at = now
-        record_event(session, case, "intake", EventKind.FEEDBACK_UPDATED, details, now, reply=True)
-        if case.status == CaseStatus.NEW and case.owner_id is None and triage.department != case.department:
-            self._reroute(session, case, feedback, triage.department, now)
-        self._replan(session, case, feedback, now, due=True)
-
-    def _reroute(
-        self, session: Session, case: Case, feedback: Feedback, department: str, now: datetime
-    ) -> None:
-        """Move an untouched case to the department its updated response belongs to (the comment
-        that routes it often arrives after the score). The old message, if posted, is owed an
-        edit pointing to the new one; the new channel is owed a fresh case message."""
-        details = {
-            "from": case.department,
-            "to": department,
-            "old_channel": case.slack_channel,
-            "old_ts": case.slack_ts,
-        }
-        event = record_event(session, case, "intake", EventKind.REROUTED, details, now, reply=False)
-        if case.slack_ts is not None:
-            session.add(new_delivery(DeliveryKind.MOVED, feedback.id, case.id, event.id, now))
-        case.department = department
-        feedback.department = department
-        case.slack_channel = None
-        case.slack_ts = None
-        case.message_version = 0
-        case.post_attempts = 0
-        retire_chains(session, case.id, steps=None)  # the new department's people are told afresh
+        """Upsert a response and open or refresh its case, in one transaction (see
+        storage.feedback_intake)."""
+        return self._intake.record(data, decide, now)
 
     # ---- case state changes -------------------------------------------------------------------
     # Each is one UPDATE whose condition is the lifecycle table's guard for the action (see

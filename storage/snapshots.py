@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
@@ -10,51 +11,27 @@ from sqlalchemy.orm import Session
 from bot.domain.records import CaseSnapshot
 from storage.models import Case, Feedback
 
+# CaseSnapshot's fields by where they come from: the case's, `feedback_id` (the feedback's id),
+# then the feedback's.
+_FIELDS = tuple(CaseSnapshot.__dataclass_fields__)
+_CASE_FIELDS = _FIELDS[: _FIELDS.index("feedback_id")]
+_FEEDBACK_FIELDS = _FIELDS[_FIELDS.index("feedback_id") + 1 :]
+
 
 def snapshot(case: Case, feedback: Feedback) -> CaseSnapshot:
-    return CaseSnapshot(
-        id=case.id,
-        version=case.version,
-        status=case.status,
-        department=case.department,
-        category=case.category,
-        priority=case.priority,
-        owner_id=case.owner_id,
-        created_at=case.created_at,
-        claimed_at=case.claimed_at,
-        contacted_at=case.contacted_at,
-        closed_at=case.closed_at,
-        closed_by=case.closed_by,
-        outcome=case.outcome,
-        contact_channel=case.contact_channel,
-        root_cause=case.root_cause,
-        remedy=case.remedy,
-        close_note=case.close_note,
-        customer_informed=case.customer_informed,
-        claim_due_at=case.claim_due_at,
-        contact_due_at=case.contact_due_at,
-        close_due_at=case.close_due_at,
-        slack_channel=case.slack_channel,
-        slack_ts=case.slack_ts,
-        message_version=case.message_version,
-        post_attempts=case.post_attempts,
-        feedback_id=feedback.id,
-        external_id=feedback.external_id,
-        survey=feedback.survey,
-        score=feedback.score,
-        comment=feedback.comment,
-        customer_id=feedback.customer_id,
-        customer_name=feedback.customer_name,
-        customer_email=feedback.customer_email,
-        customer_account=feedback.customer_account,
-        customer_segment=feedback.customer_segment,
-        customer_value=feedback.customer_value,
-        tags=tuple(feedback.tags or ()),
-        touchpoint=feedback.touchpoint,
-        language=feedback.language,
-        submitted_at=feedback.submitted_at,
-        received_at=feedback.received_at,
-    )
+    values = {name: getattr(case, name) for name in _CASE_FIELDS}
+    values.update({name: getattr(feedback, name) for name in _FEEDBACK_FIELDS})
+    values["tags"] = tuple(values["tags"] or ())
+    return CaseSnapshot(feedback_id=feedback.id, **values)
+
+
+def snapshot_of(case: Mapping[str, Any], feedback: Mapping[str, Any]) -> CaseSnapshot:
+    """The same from column values not (yet) in ORM objects: the intake plans a new case's
+    deadlines from it before inserting the row."""
+    values = {name: case[name] for name in _CASE_FIELDS}
+    values.update({name: feedback[name] for name in _FEEDBACK_FIELDS})
+    values["tags"] = tuple(values["tags"] or ())
+    return CaseSnapshot(feedback_id=feedback["id"], **values)
 
 
 def count_and_oldest(

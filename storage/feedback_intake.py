@@ -1,0 +1,291 @@
+"""Storing a survey response and opening or refreshing its case, in one transaction.
+
+A response seen for the first time (nearly every request under load) is written in four Core
+statements and no ORM flush: `INSERT … ON CONFLICT DO NOTHING RETURNING id` on the unique
+(survey, external_id) key, then the case (its due dates computed before the INSERT), its
+`created` event and its deadline rows. The unique key, not a read before, decides which of two
+simultaneous sends of one response inserts it, in every process; the other send finds the row
+and merges into it like any re-send. Re-sends are rarer and need the merge rules (`merge_raw`,
+the `provided` fields, re-routing), so they go through the ORM as before.
+
+Everything a change owes (deadline rows, outbox rows) is written in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Insert, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from bot.domain.records import FEEDBACK_FIELDS, FeedbackData, IntakeOutcome, Triage
+from bot.domain.vocabulary import CaseStatus, DeliveryKind, EventKind
+from storage.db import Database
+from storage.deadline_store import DeadlinePlanner, retire_chains
+from storage.history import delivery_row, new_delivery, record_event
+from storage.models import Case, CaseEvent, Deadline, Delivery, Feedback
+from storage.planning import first_deadline_rows, replan
+from storage.snapshots import snapshot_of
+
+FEEDBACK = Feedback.__table__
+CASES = Case.__table__
+INTAKE_ACTOR = "intake"
+
+
+def merge_raw(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Later sends add to what earlier ones said (a partial update must not erase the rest)."""
+    merged = dict(old)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_raw(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def stored_data(feedback: Feedback) -> FeedbackData:
+    """The response as it stands after all updates, for deciding its category and department."""
+    values = {name: getattr(feedback, name) for name in FEEDBACK_FIELDS}
+    values["tags"] = tuple(values["tags"] or ())
+    return FeedbackData(external_id=feedback.external_id, survey=feedback.survey, raw=feedback.raw, **values)
+
+
+def _feedback_values(data: FeedbackData) -> dict[str, Any]:
+    values = {name: getattr(data, name) for name in FEEDBACK_FIELDS}
+    values["tags"] = list(data.tags)
+    return values
+
+
+@cache
+def _insert_new_feedback(dialect: str) -> Insert:
+    """INSERT … ON CONFLICT (survey, external_id) DO NOTHING RETURNING id: an id when this call
+    inserted the response, none when it was already there (built once; the values are bound
+    at execution, so SQLAlchemy compiles it once too)."""
+    dialect_insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    return (
+        dialect_insert(FEEDBACK)
+        .on_conflict_do_nothing(index_elements=[FEEDBACK.c.survey, FEEDBACK.c.external_id])
+        .returning(FEEDBACK.c.id)
+    )
+
+
+_INSERT_CASE = insert(CASES).returning(CASES.c.id)
+_INSERT_EVENT = insert(CaseEvent.__table__)
+_INSERT_DEADLINES = insert(Deadline.__table__)
+_INSERT_DELIVERY = insert(Delivery.__table__)
+
+
+class FeedbackIntake:
+    def __init__(self, database: Database, planner: DeadlinePlanner) -> None:
+        self.database = database
+        self.planner = planner
+
+    def record(
+        self, data: FeedbackData, decide: Callable[[FeedbackData], Triage], now: datetime
+    ) -> IntakeOutcome:
+        """Upsert a response and open or refresh its case, in one transaction.
+
+        Re-sent responses update the same rows; only fields the sender included are changed.
+        `decide` (the domain's triage) sees the response as merged, so an update that omits the
+        comment is still routed by the comment sent before.
+        """
+        triage = decide(data)
+        feedback = {
+            **_feedback_values(data),
+            "external_id": data.external_id,
+            "survey": data.survey,
+            "category": triage.category,
+            "department": triage.department,
+            "received_at": now,
+            "updated_at": now,
+            "revision": 1,
+            "raw": data.raw,
+        }
+        with self.database.connection() as connection:
+            insert_feedback = _insert_new_feedback(connection.dialect.name)
+            feedback_id = connection.execute(insert_feedback, feedback).scalar()
+            if feedback_id is not None:
+                return self._first_sight(connection, {**feedback, "id": feedback_id}, triage, now)
+            with self.database.session_on(connection) as session:
+                outcome = self._resent(session, data, decide, now)
+                session.commit()  # flushes; the connection's transaction commits below
+            return outcome
+
+    def _first_sight(
+        self, connection: Connection, feedback: dict[str, Any], triage: Triage, now: datetime
+    ) -> IntakeOutcome:
+        case_id = None
+        if triage.open_case:
+            case_id = self._open_case(connection, feedback, triage, now)
+        elif triage.notify:
+            connection.execute(
+                _INSERT_DELIVERY, delivery_row(DeliveryKind.NOTICE, feedback["id"], None, None, now)
+            )
+        return IntakeOutcome(
+            feedback_id=feedback["id"],
+            case_id=case_id,
+            category=triage.category,
+            department=triage.department,
+            created=True,
+            changed=True,
+        )
+
+    def _open_case(
+        self, connection: Connection, feedback: dict[str, Any], triage: Triage, now: datetime
+    ) -> int:
+        """Insert the case with its due dates, its `created` event and its deadline rows: a case
+        that has no rows yet needs no read to plan them."""
+        case: dict[str, Any] = {
+            "id": 0,  # not known before the INSERT; the planner reads the case's facts, not its id
+            "feedback_id": feedback["id"],
+            "version": 1,
+            "status": CaseStatus.NEW,
+            "department": triage.department,
+            "category": triage.category,
+            "priority": triage.priority,
+            "owner_id": None,
+            "created_at": now,
+            "updated_at": now,
+            **dict.fromkeys(
+                (
+                    "claimed_at",
+                    "contacted_at",
+                    "closed_at",
+                    "closed_by",
+                    "outcome",
+                    "contact_channel",
+                    "root_cause",
+                    "remedy",
+                    "close_note",
+                    "customer_informed",
+                    "slack_channel",
+                    "slack_ts",
+                    "claim_due_at",
+                    "contact_due_at",
+                    "close_due_at",
+                )
+            ),
+            "message_version": 0,
+            "post_attempts": 0,
+        }
+        facts = snapshot_of(case, feedback)
+        dates = self.planner.due_dates(facts)
+        case.update(claim_due_at=dates.claim, contact_due_at=dates.first_contact, close_due_at=dates.close)
+        specs = self.planner.plan(
+            replace(
+                facts,
+                claim_due_at=dates.claim,
+                contact_due_at=dates.first_contact,
+                close_due_at=dates.close,
+            )
+        )
+        del case["id"]
+        case_id: int = connection.execute(_INSERT_CASE, case).scalar_one()
+        event = {
+            "case_id": case_id,
+            "at": now,
+            "actor": INTAKE_ACTOR,
+            "kind": EventKind.CREATED,
+            "details": {},
+        }
+        connection.execute(_INSERT_EVENT, event)
+        rows = first_deadline_rows(case_id, specs, now)
+        if rows:
+            connection.execute(_INSERT_DEADLINES, rows)
+        return case_id
+
+    def _resent(
+        self, session: Session, data: FeedbackData, decide: Callable[[FeedbackData], Triage], now: datetime
+    ) -> IntakeOutcome:
+        """Merge a response already stored: the fields sent change, the rest stays; the case is
+        refreshed (or opened, for a promoter who turned detractor)."""
+        feedback = session.scalars(
+            select(Feedback)
+            .where(Feedback.survey == data.survey, Feedback.external_id == data.external_id)
+            # NO KEY UPDATE, not UPDATE: it still serialises two sends of one response, but does
+            # not block the KEY SHARE lock that inserting a delivery (a foreign key to this row)
+            # takes, so a deadline sweep holding the case cannot deadlock with this intake.
+            .with_for_update(key_share=True)
+        ).one()
+        changed_fields: list[str] = []
+        for name, value in _feedback_values(data).items():
+            if name in data.provided and getattr(feedback, name) != value:
+                setattr(feedback, name, value)
+                changed_fields.append(name)
+        merged = merge_raw(feedback.raw, data.raw)
+        raw_changed = merged != feedback.raw
+        if changed_fields or raw_changed:
+            feedback.revision += 1
+            feedback.updated_at = now
+            feedback.raw = merged
+        triage = decide(stored_data(feedback))
+        feedback.category = triage.category
+        case = session.scalar(select(Case).where(Case.feedback_id == feedback.id).with_for_update())
+        case_id = case.id if case is not None else None
+        if case is not None and changed_fields:
+            self._refresh_case(session, case, feedback, triage, changed_fields, now)
+        elif case is None and triage.open_case:
+            feedback.department = triage.department
+            session.flush()
+            values = {column.key: getattr(feedback, column.key) for column in FEEDBACK.columns}
+            case_id = self._open_case(session.connection(), values, triage, now)
+        session.flush()
+        return IntakeOutcome(
+            feedback_id=feedback.id,
+            case_id=case_id,
+            category=feedback.category,
+            department=case.department if case is not None else feedback.department,
+            created=False,
+            changed=bool(changed_fields) or raw_changed,
+        )
+
+    def _refresh_case(
+        self,
+        session: Session,
+        case: Case,
+        feedback: Feedback,
+        triage: Triage,
+        changed_fields: list[str],
+        now: datetime,
+    ) -> None:
+        details: dict[str, Any] = {"fields": changed_fields, "revision": feedback.revision}
+        if case.category != triage.category:
+            details["category"] = [case.category, triage.category]
+            case.category = triage.category
+        if case.status == CaseStatus.NEW:
+            case.priority = triage.priority
+        case.version += 1
+        case.updated_at = now
+        record_event(session, case, INTAKE_ACTOR, EventKind.FEEDBACK_UPDATED, details, now, reply=True)
+        if case.status == CaseStatus.NEW and case.owner_id is None and triage.department != case.department:
+            self._reroute(session, case, feedback, triage.department, now)
+        replan(session, self.planner, case, feedback, now, due=True)
+
+    def _reroute(
+        self, session: Session, case: Case, feedback: Feedback, department: str, now: datetime
+    ) -> None:
+        """Move an untouched case to the department its updated response belongs to (the comment
+        that routes it often arrives after the score). The old message, if posted, is owed an
+        edit pointing to the new one; the new channel is owed a fresh case message."""
+        details = {
+            "from": case.department,
+            "to": department,
+            "old_channel": case.slack_channel,
+            "old_ts": case.slack_ts,
+        }
+        event = record_event(session, case, INTAKE_ACTOR, EventKind.REROUTED, details, now, reply=False)
+        if case.slack_ts is not None:
+            session.add(new_delivery(DeliveryKind.MOVED, feedback.id, case.id, event.id, now))
+        case.department = department
+        feedback.department = department
+        case.slack_channel = None
+        case.slack_ts = None
+        case.message_version = 0
+        case.post_attempts = 0
+        retire_chains(session, case.id, steps=None)  # the new department's people are told afresh
