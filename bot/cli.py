@@ -176,6 +176,14 @@ def command_demo(args: argparse.Namespace) -> int:
     return run_demo(database_path=args.database, keep=args.keep)
 
 
+def command_bench(args: argparse.Namespace) -> int:
+    if not args.verbose:  # the bench prints its progress and a table; the log would drown them
+        logging.getLogger().setLevel(logging.WARNING)
+    from bot.devkit.bench.runner import run_bench
+
+    return run_bench(quick=args.quick, database_url=args.database, json_path=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="closeloop", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -190,6 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--database", help="SQLite file to use (default: a temporary one)")
     demo.add_argument("--keep", action="store_true", help="keep the temporary database")
     demo.set_defaults(handler=command_demo)
+
+    bench = sub.add_parser("bench", help="measure a real `closeloop run` against a simulated Slack (issue 9)")
+    bench.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes (for CI)")
+    bench.add_argument(
+        "--database", help="an EMPTY database URL to fill and empty (default: a temporary SQLite file)"
+    )
+    bench.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
+    bench.set_defaults(handler=command_bench)
 
     check = sub.add_parser("check", help="validate a policy file (and channel access, with a token)")
     check.add_argument("--policy", help="policy file (default: CLOSELOOP_POLICY)")

@@ -236,7 +236,10 @@ def build_runtime(
         wsgi=Router(
             bolt_app,
             IntakeEndpoint(
-                services.intake, settings.intake_token, signing_secret=settings.intake_signing_secret
+                services.intake,
+                settings.intake_token,
+                signing_secret=settings.intake_signing_secret,
+                answered=metrics.intake_answered,
             ),
             lambda: database_health(database),
             metrics,

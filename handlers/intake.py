@@ -24,6 +24,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -142,9 +143,25 @@ def _finite_float(text: str) -> float:
     return value
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What `POST /feedback` answers; `result` is what the metrics count it as."""
+
+    status: str
+    body: dict[str, Any]
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def result(self) -> str:
+        return str(self.body.get("status") or self.body["error"])
+
+
 class IntakeEndpoint:
     """`token` and `signing_secret` each enable one way to authenticate; with neither, every request
-    is refused. `clock` (for the replay window) defaults to the intake service's."""
+    is refused. `clock` (for the replay window) defaults to the intake service's. `answered` hears
+    the result of every POST: the status of an accepted response (`created`, `updated`,
+    `unchanged`) or the `error` of a refused one; the metrics count them, so each request is
+    logged at DEBUG only (under load a line per request would bury the rest)."""
 
     def __init__(
         self,
@@ -153,11 +170,13 @@ class IntakeEndpoint:
         *,
         signing_secret: str | None = None,
         clock: Callable[[], datetime] | None = None,
+        answered: Callable[[str], None] | None = None,
     ) -> None:
         self.intake = intake
         self.token = token
         self.signing_secret = signing_secret
         self.clock = clock or intake.clock
+        self.answered = answered or (lambda _result: None)
         if not (token or signing_secret):
             log.warning(
                 "POST /feedback refuses every request: set CLOSELOOP_INTAKE_TOKEN or "
@@ -187,64 +206,60 @@ class IntakeEndpoint:
         return None, body, "; ".join(problems) or MISSING_CREDENTIALS
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        if environ.get("REQUEST_METHOD") != "POST":
+        if environ.get("REQUEST_METHOD") != "POST":  # not a delivery, so not counted
             return json_response(
                 start_response,
                 "405 Method Not Allowed",
                 {"error": "method_not_allowed", "detail": "send feedback with POST"},
                 [("Allow", "POST")],
             )
+        answer = self._answer(environ)
+        self.answered(answer.result)
+        return json_response(start_response, answer.status, answer.body, answer.headers)
+
+    def _answer(self, environ: dict[str, Any]) -> Answer:
         method, body, problem = self._authenticate(environ)
         if method is None:
             log.warning("refused POST /feedback from %s: %s", environ.get("REMOTE_ADDR", "?"), problem)
-            return json_response(
-                start_response,
+            return Answer(
                 "401 Unauthorized",
                 {"error": "unauthorized", "detail": problem},
-                [("WWW-Authenticate", 'Bearer realm="closeloop"')],
+                (("WWW-Authenticate", 'Bearer realm="closeloop"'),),
             )
         content_type = str(environ.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
         if content_type != "application/json":
-            return json_response(
-                start_response,
+            return Answer(
                 "415 Unsupported Media Type",
                 {"error": "unsupported_media_type", "detail": "send Content-Type: application/json"},
             )
         if method == "bearer":
             body = _read_body(environ)
         if body is None:
-            return json_response(
-                start_response,
+            return Answer(
                 "413 Content Too Large",
                 {"error": "too_large", "detail": f"the body is over {MAX_BODY} bytes"},
             )
         try:
             payload = json.loads(body, parse_constant=_no_constants, parse_float=_finite_float)
         except (ValueError, RecursionError) as error:  # JSONDecodeError and over-long integers too
-            return json_response(
-                start_response, "400 Bad Request", {"error": "invalid_json", "detail": str(error)[:200]}
-            )
+            return Answer("400 Bad Request", {"error": "invalid_json", "detail": str(error)[:200]})
         try:
             outcome = self.intake.accept(payload)
         except IntakeRejected as rejected:
-            return json_response(
-                start_response,
-                "422 Unprocessable Content",
-                {"error": "invalid_feedback", "fields": rejected.fields},
+            return Answer(
+                "422 Unprocessable Content", {"error": "invalid_feedback", "fields": rejected.fields}
             )
         except DatabaseUnavailable as error:
-            reason = error.reason
             # Nothing was stored (the transaction did not commit): a 503 makes the survey tool
             # send it again, where a 500 might make it give up.
-            log.warning("POST /feedback answered 503: the database is unreachable (%s)", reason)
-            return json_response(
-                start_response,
+            log.warning("POST /feedback answered 503: the database is unreachable (%s)", error.reason)
+            return Answer(
                 "503 Service Unavailable",
                 {"error": "unavailable", "detail": "the database is unreachable; send it again later"},
-                [("Retry-After", str(RETRY_AFTER_SECONDS))],
+                (("Retry-After", str(RETRY_AFTER_SECONDS)),),
             )
         status = "created" if outcome.created else "updated" if outcome.changed else "unchanged"
-        log.info(
+        log.debug(
             "feedback %s %s (%s): case %s, %s, %s",
             outcome.feedback_id,
             status,
@@ -253,8 +268,7 @@ class IntakeEndpoint:
             outcome.category,
             outcome.department,
         )
-        return json_response(
-            start_response,
+        return Answer(
             "202 Accepted",
             {
                 "feedback_id": outcome.feedback_id,

@@ -75,6 +75,8 @@ def test_intake_answers_503_and_background_jobs_warn_while_the_database_is_gone(
             "detail": "the database is unreachable; send it again later",
         }
         assert get(f"{stack.server.url}/healthz")[0] == 503
+        counted = stack.runtime.metrics.registry.get_sample_value
+        assert counted("closeloop_intake_requests_total", {"result": "unavailable"}) == 1
 
         stack.runtime.outbox_queue.request_sweep()
         stack.settle()

@@ -1,0 +1,83 @@
+"""Measurements that need no Slack: the deadline sweep and the `/loop overdue` query, built from
+the same pieces bot/wiring.py builds them from, on a clock the bench sets."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from bot.app.deadline_sweep import DeadlineSweeper
+from bot.app.queries import CaseQueries
+from bot.devkit.bench.prefill import prefill
+from bot.devkit.bench.report import Figure, Report
+from bot.domain.deadlines import SlaPlanner
+from bot.domain.policy import Policy
+from bot.domain.vocabulary import DeadlineStatus
+from storage.db import Database
+from storage.deadline_store import DeadlineStore
+from storage.models import Deadline
+from storage.repository import Repository
+from storage.snapshots import snapshot
+
+
+def _due_rows(database: Database, now: datetime) -> int:
+    with database.transaction() as session:
+        query = select(func.count()).where(Deadline.status == DeadlineStatus.PENDING, Deadline.due_at <= now)
+        return session.scalar(query.select_from(Deadline)) or 0
+
+
+def sweep(database: Database, policy: Policy, report: Report, *, open_cases: int, due: int) -> None:
+    """One sweep over `open_cases` open cases of which `due` have their claim step due (two rows
+    each: the nudge and the escalation). The goal: all of them in one sweep, within 250 ms."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    filled = prefill(database, cases=open_cases, open_cases=open_cases, due=due, now=now)
+    fired_cases: list[int] = []
+    sweeper = DeadlineSweeper(DeadlineStore(database, snapshot), policy, lambda: now, fired_cases.append)
+    before = _due_rows(database, now)
+    started = time.perf_counter()
+    sweeper.sweep()
+    seconds = time.perf_counter() - started
+    handled = before - _due_rows(database, now)
+    cases = len(set(fired_cases))
+    name = f"sweep, {open_cases:,} open / {due:,} due"
+    report.add(
+        Figure(
+            f"{name}: one sweep",
+            seconds * 1000,
+            "ms",
+            "≤ 250 ms",
+            seconds <= 0.25,
+            note=f"pre-filled in {filled.seconds:.1f} s",
+        ),
+        Figure(
+            f"{name}: due cases handled",
+            cases,
+            "",
+            f"all {due:,}",
+            cases == due,
+            note=f"{handled:,} of {before:,} due rows, {1000 * seconds / max(cases, 1):.2f} ms per case",
+        ),
+    )
+
+
+def overdue_query(database: Database, policy: Policy, report: Report, label: str) -> None:
+    """`/loop overdue` for the whole workspace: the median of five (the first warms the cache)."""
+    queries = CaseQueries(
+        Repository(database, SlaPlanner(policy)),
+        DeadlineStore(database, snapshot),
+        policy,
+        lambda: datetime.now(UTC),
+    )
+    times = []
+    result = None
+    for _ in range(5):
+        started = time.perf_counter()
+        result = queries.overdue(None)
+        times.append(time.perf_counter() - started)
+    found = f"{result.overdue.total:,} overdue, {result.at_risk.total:,} at risk" if result else ""
+    report.add(
+        Figure(f"/loop overdue query, {label} cases", 1000 * statistics.median(times), "ms", note=found)
+    )
