@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -41,8 +42,10 @@ from tests.support.databases import empty_tables
 pytestmark = [pytest.mark.process, pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")]
 
 CHANNELS = ("C0SUPPORT", "C0BILLING", "C0PRODUCT", "C0WINS")
-LEASE_SECONDS = 120  # OutboxWorker.lease_seconds: what a killed process leaves taken
+LEASE_SECONDS = 120  # a lease's length once: the restart below moves its clock past even that
 RESTART_AHEAD = LEASE_SECONDS + 60
+# bot/outbox/leases.py LEASE_SECONDS (6 s) plus start-up and a sweep's come-back: far below 120 s
+LEASE_AFTER_KILL = 12.0
 WORKERS = 6
 
 
@@ -164,6 +167,39 @@ def test_kill_9_mid_rush_loses_nothing_acknowledged_and_restart_posts_everything
             assert delivery_rows(database), "the rush made no thread replies or notices to check"
             assert "Traceback" not in second.output(), second.output()
             assert simulator.violations == []
+        finally:
+            first.kill()
+            second.stop()
+            database.dispose()
+
+
+@pytest.mark.backends("postgresql")
+def test_a_case_killed_mid_send_goes_out_seconds_after_the_restart_not_minutes(database_url, tmp_path):
+    """The bot is SIGKILLed while a post hangs in Slack (which then fails it): the case's lease
+    stays in the row. A restarted process (its clock not moved) posts the case once the short
+    lease runs out: within seconds, where a two-minute lease made it wait 131-133 s."""
+    simulator = SlackSimulator(bot_token="xoxb-crash", signing_secret="crash-secret")
+    database = Database(database_url)
+    with simulator:
+        seed_workspace(simulator, load_policy(EXAMPLE_POLICY))
+        first = BotProcess(simulator, database_url, tmp_path, name="first").start()
+        second = BotProcess(simulator, database_url, tmp_path, name="restarted")
+        try:
+            simulator.inject_fault("chat.postMessage", status=500, delay_seconds=20, times=1)
+            status, answer = first.post_feedback(payload(id="mid-send", comment="Export fails."))
+            assert status == 202, answer
+            case_id = answer["case_id"]
+            sending = lambda: [c.post_attempts for c in case_rows(database) if c.id == case_id] == [1]  # noqa: E731
+            assert wait_until(sending, timeout=10), first.output()
+            first.kill()
+            killed_at = time.monotonic()
+            second.start()
+            posted = lambda: bool(case_messages(bot_messages(simulator, CHANNELS)).get(case_id))  # noqa: E731
+            assert wait_until(posted, timeout=LEASE_AFTER_KILL), second.output()
+            print(f"posted {time.monotonic() - killed_at:.1f} s after the kill")
+            assert time.monotonic() - killed_at < LEASE_AFTER_KILL
+            assert wait_until(lambda: owed(database) == [], timeout=10)  # recorded after Slack's answer
+            assert exactly_once_problems(database, simulator, CHANNELS) == []
         finally:
             first.kill()
             second.stop()
