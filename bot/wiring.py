@@ -15,6 +15,7 @@ from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from sqlalchemy import text
 
+from bot.ack_first import AckFirst, AckFirstExecutor
 from bot.app.cases import CaseActions
 from bot.app.deadline_sweep import DeadlineSweeper
 from bot.app.escalations import EscalationActions
@@ -34,7 +35,7 @@ from bot.outbox.queue import OutboxQueue, Priority
 from bot.outbox.sender import SlackSender
 from bot.outbox.worker import OutboxWorker
 from bot.settings import Settings
-from bot.web import Router
+from bot.web import Router, WsgiApp
 from handlers import (
     case_buttons,
     channel_events,
@@ -57,6 +58,10 @@ from storage.snapshots import snapshot
 
 log = logging.getLogger(__name__)
 
+# Bolt runs listeners on these threads after the ack: the work a click causes (the claim's
+# transaction, a private answer), never the ack itself (see bot.ack_first).
+LISTENER_THREADS = 8
+
 
 @dataclass
 class Runtime:
@@ -69,7 +74,7 @@ class Runtime:
     outbox_worker: OutboxWorker
     outbox_queue: OutboxQueue
     bolt_app: App
-    wsgi: Router
+    wsgi: WsgiApp
     listeners: TrackingExecutor
     sweep_seconds: float
     sweeper: DeadlineSweeper
@@ -204,7 +209,8 @@ def build_runtime(
         slack_events=SlackEventLog(SeenEvents(database), clock),
         clock=clock,
     )
-    listeners = TrackingExecutor(max_workers=8, thread_name_prefix="closeloop-listener")
+    acks_first = AckFirst()
+    listeners = AckFirstExecutor(acks_first, LISTENER_THREADS, thread_name_prefix="closeloop-listener")
     bolt_app = App(
         client=slack_client(settings, retry_connections=True),
         signing_secret=settings.slack_signing_secret,
@@ -233,16 +239,18 @@ def build_runtime(
         outbox_worker=outbox_worker,
         outbox_queue=outbox_queue,
         bolt_app=bolt_app,
-        wsgi=Router(
-            bolt_app,
-            IntakeEndpoint(
-                services.intake,
-                settings.intake_token,
-                signing_secret=settings.intake_signing_secret,
-                answered=metrics.intake_answered,
-            ),
-            lambda: database_health(database),
-            metrics,
+        wsgi=acks_first.wsgi(
+            Router(
+                bolt_app,
+                IntakeEndpoint(
+                    services.intake,
+                    settings.intake_token,
+                    signing_secret=settings.intake_signing_secret,
+                    answered=metrics.intake_answered,
+                ),
+                lambda: database_health(database),
+                metrics,
+            )
         ),
         listeners=listeners,
         sweep_seconds=sweep_seconds,

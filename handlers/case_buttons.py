@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.ack_first import ack_now
 from bot.app.cases import ActionResult
 from bot.app.services import Services
 from bot.domain.lifecycle import Action
@@ -56,8 +57,9 @@ def modal_listener(
 
 def register(app: App, services: Services) -> None:
     cases = services.cases
+    first = [ack_now]  # answer Slack before the work: see bot.ack_first
 
-    @app.action(ActionId.CONTACT_DETAILS)
+    @app.action(ActionId.CONTACT_DETAILS, middleware=first)
     def show_contact_details(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         result = cases.contact_details(payloads.action_ref(body).case_id, payloads.user_id(body))
@@ -66,10 +68,12 @@ def register(app: App, services: Services) -> None:
         elif result.case is not None:
             tell(client, body, contact_card(result.case))
 
-    app.action(ActionId.CLAIM)(change_listener(cases.claim))
-    app.action(ActionId.RELEASE)(change_listener(cases.release))
-    app.action(ActionId.REOPEN)(change_listener(cases.reopen))
-    app.action(ActionId.LOG_CONTACT)(modal_listener(services, Action.LOG_CONTACT, contact_modal))
-    app.action(ActionId.CLOSE)(
+    app.action(ActionId.CLAIM, middleware=first)(change_listener(cases.claim))
+    app.action(ActionId.RELEASE, middleware=first)(change_listener(cases.release))
+    app.action(ActionId.REOPEN, middleware=first)(change_listener(cases.reopen))
+    app.action(ActionId.LOG_CONTACT, middleware=first)(
+        modal_listener(services, Action.LOG_CONTACT, contact_modal)
+    )
+    app.action(ActionId.CLOSE, middleware=first)(
         modal_listener(services, Action.CLOSE, lambda case: close_modal(case, services.policy))
     )

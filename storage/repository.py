@@ -252,13 +252,14 @@ class Repository:
         """One conditional UPDATE checked by rowcount, so of two concurrent changes one wins;
         `expected_owner` matters only for actions not reserved to the owner."""
         with self.database.transaction() as session:
+            # A Core UPDATE on the session's connection: the ORM's bulk UPDATE machinery would
+            # only add cost here (nothing in the session to synchronise; `_load` reads it back).
             statement = (
-                update(Case)
+                update(Case.__table__)
                 .where(Case.id == case_id, *self._guard(action, user_id, expected_owner))
                 .values(**values, version=Case.version + 1, updated_at=now)
-                .execution_options(synchronize_session=False)
             )
-            rowcount = session.execute(statement).rowcount  # type: ignore[attr-defined]
+            rowcount = session.connection().execute(statement).rowcount
             try:
                 case, feedback = self._load(session, case_id)
             except CaseNotFound:

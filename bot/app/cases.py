@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain import lifecycle
-from bot.domain.lifecycle import Action, Code, Refusal
+from bot.domain.lifecycle import Action, Code, OwnerCondition, Refusal
 from bot.domain.policy import Policy
 from bot.domain.records import CaseSnapshot, ChangeResult, CloseDetails
 from storage.repository import Repository
@@ -86,22 +86,38 @@ class CaseActions:
             return checked
         return self.finish(write(checked.case), user, action)
 
+    def _guard_decides(self, action: Action) -> bool:
+        """Whether the guarded UPDATE's condition is the whole permission check, so reading the
+        case to check first would only cost a transaction: the actions only the owner may take
+        (release, log a contact), and claiming when anyone may claim. A refused write is still
+        explained, and recorded, by `finish` from the case as it then stands."""
+        if action is Action.CLAIM:
+            return self.policy.permissions.claim == "anyone"
+        return lifecycle.guard(action).owner is OwnerCondition.ACTOR
+
+    def _write_first(
+        self, case_id: int, user: str, action: Action, write: Callable[[], ChangeResult]
+    ) -> ActionResult:
+        if self._guard_decides(action):
+            return self.finish(write(), user, action)
+        return self._change(case_id, user, action, lambda _: write())
+
     def claim(self, case_id: int, user: str) -> ActionResult:
-        return self._change(
-            case_id, user, Action.CLAIM, lambda _: self.repository.claim(case_id, user, self.clock())
+        return self._write_first(
+            case_id, user, Action.CLAIM, lambda: self.repository.claim(case_id, user, self.clock())
         )
 
     def release(self, case_id: int, user: str) -> ActionResult:
-        return self._change(
-            case_id, user, Action.RELEASE, lambda _: self.repository.release(case_id, user, self.clock())
+        return self._write_first(
+            case_id, user, Action.RELEASE, lambda: self.repository.release(case_id, user, self.clock())
         )
 
     def log_contact(self, case_id: int, user: str, channel: str, note: str) -> ActionResult:
-        return self._change(
+        return self._write_first(
             case_id,
             user,
             Action.LOG_CONTACT,
-            lambda _: self.repository.log_contact(case_id, user, channel, note, self.clock()),
+            lambda: self.repository.log_contact(case_id, user, channel, note, self.clock()),
         )
 
     def close(self, case_id: int, user: str, details: CloseDetails) -> ActionResult:
