@@ -15,6 +15,11 @@ from bot.policy_file import PolicyError, load_policy
 from bot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    import socket
+
+    from slack_sdk import WebClient
+
+    from bot.domain.policy import Policy
     from bot.token_check import TokenCheck
     from bot.wiring import Runtime
 
@@ -57,14 +62,14 @@ def _require_current_schema(settings: Settings) -> None:
         )
 
 
-def _check_token(runtime: Runtime) -> TokenCheck:
+def _check_token(client: WebClient) -> TokenCheck:
     """A bad token stops start-up; a Slack that cannot answer now is asked again later."""
     from bot.token_check import TokenCheck
 
     def refuse(message: str) -> None:
         raise SettingsError(message)
 
-    check = TokenCheck(runtime.bolt_app.client, refuse)
+    check = TokenCheck(client, refuse)
     check.first()
     check.on_bad = lambda message: log.error("%s", message)  # later on, the bot is already serving
     return check
@@ -92,26 +97,101 @@ def _connect_socket_mode(runtime: Runtime) -> Any:
     return handler
 
 
+def _cannot_listen(host: str, port: int, error: OSError) -> SettingsError:
+    return SettingsError(f"cannot listen on {host}:{port} ({error.strerror}) — set PORT to a free port")
+
+
+def _announce(host: str, port: int, url: str, workers: int) -> None:
+    log.info(
+        "closeloop listening on %s:%s%s, e.g. %s from this machine (POST /slack/events, POST /feedback, "
+        "GET /healthz)",
+        host,
+        port,
+        f" with {workers} worker processes" if workers > 1 else "",
+        url,
+    )
+
+
 def command_run(args: argparse.Namespace) -> int:
-    from bot.server import HttpServer
-    from bot.wiring import build_runtime
+    from sqlalchemy.engine import make_url
 
     settings = load_settings()
     needed = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CLOSELOOP_POLICY"]
     settings.require(*needed, *(["SLACK_APP_TOKEN"] if args.socket else []))
     settings.require_intake_auth()  # a bearer token, a signing secret, or both
+    if args.workers < 1 or args.threads < 1:
+        raise SettingsError("--workers and --threads take a number from 1 up")
+    if args.workers > 1 and make_url(settings.database_url).get_backend_name() != "postgresql":
+        raise SettingsError(
+            f"--workers {args.workers} needs PostgreSQL: SQLite lets one process write at a time — "
+            "run one worker (leave out --workers), or set DATABASE_URL to a PostgreSQL database"
+        )
     policy = load_policy(str(settings.policy_path))
     _require_current_schema(settings)
-    runtime = build_runtime(settings, policy)
+    if args.workers == 1:
+        return _serve(args, settings, policy)
+    return _serve_with_workers(args, settings, policy)
+
+
+def _serve_with_workers(args: argparse.Namespace, settings: Settings, policy: Policy) -> int:
+    """Check the token once, listen once, then fork the workers: each builds its own runtime
+    (engine, threads, scheduler) after the fork and accepts from the shared socket."""
+    import os
+
+    from bot.server import Workers, listening_socket
+    from bot.wiring import slack_client
+
+    token_check = _check_token(slack_client(settings, retry_connections=True))
+    try:
+        sock = listening_socket(args.host, settings.port)
+    except OSError as error:
+        raise _cannot_listen(args.host, settings.port, error) from None
+    parent = os.getpid()
+
+    def worker() -> int:
+        try:
+            return _serve(args, settings, policy, sock=sock, token_check=token_check, parent=parent)
+        except (SettingsError, PolicyError) as error:
+            print(f"closeloop: {error}", file=sys.stderr)
+            return 2
+
+    port = int(sock.getsockname()[1])
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
+    workers = Workers(worker, args.workers)
+    _announce(args.host, port, f"http://{host}:{port}", args.workers)
+    try:
+        code = workers.run()
+    finally:
+        sock.close()
+    log.info("closeloop stopped")
+    return code
+
+
+def _serve(
+    args: argparse.Namespace,
+    settings: Settings,
+    policy: Policy,
+    *,
+    sock: socket.socket | None = None,
+    token_check: TokenCheck | None = None,
+    parent: int | None = None,
+) -> int:
+    """One runtime serving HTTP until SIGTERM or SIGINT: the whole bot, or (with `parent`, the
+    pid of the process that forked it) one worker serving the listening socket `sock`."""
+    from bot.server import HttpServer, watch_parent
+    from bot.wiring import build_runtime
+
+    runtime = build_runtime(settings, policy, http_threads=args.threads)
     socket_handler = None
     try:
-        token_check = _check_token(runtime)
+        if token_check is None:
+            token_check = _check_token(runtime.bolt_app.client)
         try:
-            server = HttpServer(runtime.wsgi, host=args.host, port=settings.port)
+            server = HttpServer(
+                runtime.wsgi, host=args.host, port=settings.port, threads=args.threads, sock=sock
+            )
         except OSError as error:
-            raise SettingsError(
-                f"cannot listen on {args.host}:{settings.port} ({error.strerror}) — set PORT to a free port"
-            ) from None
+            raise _cannot_listen(args.host, settings.port, error) from None
         if args.socket:
             socket_handler = _connect_socket_mode(runtime)
         runtime.start_background()
@@ -123,27 +203,30 @@ def command_run(args: argparse.Namespace) -> int:
             )
         stopping = threading.Event()
 
-        def stop(signum: int, _frame: FrameType | None) -> None:
+        def close() -> None:
             if not stopping.is_set():
                 stopping.set()
-                log.info("received %s: finishing in-flight work", signal.Signals(signum).name)
                 threading.Thread(target=server.close, daemon=True).start()
+
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            if not stopping.is_set():
+                level = logging.INFO if parent is None else logging.DEBUG  # the parent says it once
+                log.log(level, "received %s: finishing in-flight work", signal.Signals(signum).name)
+            close()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        log.info(
-            "closeloop listening on %s:%s, e.g. %s from this machine (POST /slack/events, POST /feedback, "
-            "GET /healthz)",
-            args.host,
-            server.port,
-            server.url,
-        )
+        if parent is None:
+            _announce(args.host, server.port, server.url, 1)
+        else:
+            watch_parent(parent, close)
         server.serve_forever()
     finally:
         if socket_handler is not None:
             socket_handler.close()
         runtime.close()
-    log.info("closeloop stopped")
+    if parent is None:
+        log.info("closeloop stopped")
     return 0
 
 
@@ -192,6 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="serve Slack and the intake (HTTP, or Socket Mode with --socket)")
     run.add_argument("--socket", action="store_true", help="receive Slack events over Socket Mode")
     run.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the port, each a whole bot (default 1; more needs PostgreSQL)",
+    )
+    run.add_argument("--threads", type=int, default=8, help="HTTP threads per worker process (default 8)")
     run.set_defaults(handler=command_run)
 
     demo = sub.add_parser("demo", help="run a whole loop against a simulated Slack workspace")

@@ -34,6 +34,7 @@ from bot.outbox.pacing import ChannelPacer
 from bot.outbox.queue import OutboxQueue, Priority
 from bot.outbox.sender import SlackSender
 from bot.outbox.worker import OutboxWorker
+from bot.server import DEFAULT_THREADS
 from bot.settings import Settings
 from bot.web import Router, WsgiApp
 from handlers import (
@@ -170,11 +171,14 @@ def build_runtime(
     sweep_seconds: float = 15.0,
     pacer: ChannelPacer | None = None,
     come_back_later: bool = True,
+    http_threads: int = DEFAULT_THREADS,
 ) -> Runtime:
     """`pacer` defaults to real time. A simulated workspace passes one on its own clock and
-    `come_back_later=False`: paced work then waits for a sweep, not for real seconds."""
+    `come_back_later=False`: paced work then waits for a sweep, not for real seconds.
+    `http_threads` (the server's) sizes the connection pool: a connection for each thread that
+    serves requests, and the overflow for the outbox and the scheduler's jobs."""
     settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, pool_size=http_threads + LISTENER_THREADS)
     repository = Repository(database, SlaPlanner(policy))
     deadlines = DeadlineStore(database, snapshot)
     metrics = Metrics()
