@@ -258,6 +258,6 @@ def build_runtime(
         ),
         listeners=listeners,
         sweep_seconds=sweep_seconds,
-        sweeper=DeadlineSweeper(deadlines, policy, clock, outbox_queue.request),
+        sweeper=DeadlineSweeper(deadlines, policy, clock, outbox_queue.request, metrics),
         metrics=metrics,
     )

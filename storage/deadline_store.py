@@ -1,25 +1,32 @@
 """Deadline rows: kept in step with each case change, swept when due, acknowledged and snoozed.
 
-Exactly once across processes: a sweep works case by case, taking the case row with
-`FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite serialises writers) and, in the same transaction,
-marking the due rows sent and writing what they cause (history, thread reply, direct messages)
-into the outbox. Another process either skips the locked case or, once it commits, finds nothing
-due. Nothing here talks to Slack: the publisher sends the outbox.
+The sweep is set-based, so its cost follows the due rows, not the open cases, and a batch of a
+thousand cases costs the statements of one: a SELECT that locks the cases of the oldest due rows
+(`FOR UPDATE OF cases SKIP LOCKED`), one that loads those cases with their responses, one that
+locks their due rows; then, after the domain decided each case in Python, one UPDATE per new
+status, one INSERT of the events (with their ids), one INSERT of the deliveries they owe
+(storage.history.record_events) and one UPDATE of the versions of the cases whose message now
+shows them overdue. A sweep runs such batches until nothing is due (bot.app.deadline_sweep).
+
+Exactly once across processes: a case's due rows are only read and changed by whoever holds the
+case row (PostgreSQL; SQLite serialises writers), and are read again once it is held, so another
+process either skips the locked case or, once it commits, finds nothing due. Nothing here talks
+to Slack: the publisher sends the outbox.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, not_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, bindparam, not_, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session, defer
 
 from bot.domain.lifecycle import Action, Code, Refusal, Role, decide
-from bot.domain.records import CaseSnapshot, DeadlineRecord, DeadlineSpec, DueDates, SweepDecision
+from bot.domain.records import CaseSnapshot, DeadlineRecord, DeadlineSpec, DueDates, Firing, SweepDecision
 from bot.domain.vocabulary import (
     OPEN_STATUSES,
     DeadlineKind,
@@ -28,7 +35,7 @@ from bot.domain.vocabulary import (
     EventKind,
 )
 from storage.db import Database
-from storage.history import SYSTEM_ACTOR, new_delivery, record_event
+from storage.history import SYSTEM_ACTOR, OwedEvent, record_event, record_events
 from storage.models import Case, Deadline, Feedback
 from storage.snapshots import count_and_oldest
 
@@ -158,6 +165,131 @@ def acknowledge_chain(session: Session, case_id: int, step: str, user: str) -> b
     return bool(rows)
 
 
+# Due rows per sweep transaction: enough for a thousand cases at once, few enough that no batch
+# holds its locks for long (a sweep runs batches until nothing is due).
+BATCH_ROWS = 2000
+
+# What the sweep asks the domain for each case; None leaves the case's rows due (the caller could
+# not decide it, and says why).
+CaseDecider = Callable[[CaseSnapshot, list[DeadlineRecord]], SweepDecision | None]
+
+_RECORD_COLUMNS = (
+    Deadline.id,
+    Deadline.case_id,
+    Deadline.kind,
+    Deadline.step,
+    Deadline.level,
+    Deadline.recipient,
+    Deadline.due_at,
+    Deadline.status,
+    Deadline.held,
+    Deadline.acknowledged_by,
+)
+
+
+@dataclass(frozen=True)
+class SweptBatch:
+    """One committed sweep transaction: how many due rows it took, each decided case's decision,
+    how many rows it changed, and whether it took as many as it could (more may be due)."""
+
+    due_rows: int
+    decisions: tuple[tuple[int, SweepDecision], ...]
+    full: bool
+    changed: int = 0
+
+
+def _owed_event(case_id: int, feedback_id: int, firing: Firing) -> OwedEvent:
+    kind = DeliveryKind(firing.dm_kind or DeliveryKind.ESCALATION_DM)
+    return OwedEvent(
+        case_id,
+        feedback_id,
+        SYSTEM_ACTOR,
+        firing.event_kind,
+        firing.details,
+        reply=firing.reply,
+        direct=tuple((kind, recipient) for recipient in firing.recipients),
+    )
+
+
+def _set_status(session: Session, ids: Sequence[int], status: str, **values: object) -> int:
+    if not ids:
+        return 0
+    result = session.execute(
+        update(Deadline)
+        .where(_among(Deadline.id, ids), Deadline.status == DeadlineStatus.PENDING)
+        .values(status=status, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0))
+
+
+def _carry_out(
+    session: Session,
+    decisions: Sequence[tuple[int, SweepDecision]],
+    feedback_of: dict[int, int],
+    now: datetime,
+) -> int:
+    """Apply a batch's decisions with one statement per kind of change; how many rows changed."""
+    fired = [(case_id, firing) for case_id, decision in decisions for firing in decision.fire]
+    changed = _set_status(session, [f.deadline_id for _, f in fired], DeadlineStatus.SENT, sent_at=now)
+    changed += _set_status(session, [i for _, d in decisions for i in d.supersede], DeadlineStatus.SUPERSEDED)
+    changed += _set_status(session, [i for _, d in decisions for i in d.cancel], DeadlineStatus.CANCELLED)
+    record_events(session, [_owed_event(c, feedback_of[c], f) for c, f in fired], now)
+    refresh = sorted({case_id for case_id, firing in fired if firing.refresh_message})
+    if refresh:  # the message now shows the case overdue
+        session.execute(
+            update(Case)
+            .where(_among(Case.id, refresh))
+            .values(version=Case.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+    return changed
+
+
+def _among(column: InstrumentedAttribute[int], ids: Iterable[int]) -> ColumnElement[bool]:
+    """`column IN (ids)` with the ids written into the SQL: thousands of bound parameters cost
+    more to bind and parse than the statement costs to run (the ids are integers we read)."""
+    values = sorted(set(ids))
+    name = f"{column.class_.__tablename__}_{column.key}_ids"
+    return column.in_(bindparam(name, values, expanding=True, literal_execute=True))
+
+
+def _lock_due_cases(session: Session, now: datetime, limit: int) -> list[tuple[int, int]]:
+    """(case id, feedback id) of each of the oldest `limit` due rows whose case this transaction
+    could lock (`FOR UPDATE OF cases SKIP LOCKED`): locked rows do not count towards the limit."""
+    rows = session.execute(
+        select(Deadline.case_id, Case.feedback_id)
+        .join(Case, Case.id == Deadline.case_id)
+        .where(Deadline.status == DeadlineStatus.PENDING, Deadline.due_at <= now)
+        .order_by(Deadline.due_at, Deadline.id)
+        .limit(limit)
+        .with_for_update(of=Case, skip_locked=True)
+    )
+    return [(case_id, feedback_id) for case_id, feedback_id in rows]
+
+
+def _lock_due_rows(
+    session: Session, case_ids: Sequence[int], now: datetime
+) -> dict[int, list[DeadlineRecord]]:
+    """The due rows of cases this transaction holds, locked, by case, oldest first. Read afresh
+    under the case locks: a row another process swept before we took its case is no longer
+    pending here, though the SELECT that took the case may have seen it so."""
+    due: dict[int, list[DeadlineRecord]] = defaultdict(list)
+    rows = session.execute(
+        select(*_RECORD_COLUMNS)
+        .where(
+            _among(Deadline.case_id, case_ids),
+            Deadline.status == DeadlineStatus.PENDING,
+            Deadline.due_at <= now,
+        )
+        .order_by(Deadline.due_at, Deadline.id)
+        .with_for_update()
+    )
+    for row in rows:
+        due[row.case_id].append(DeadlineRecord(*row))
+    return due
+
+
 @dataclass(frozen=True)
 class EscalationAnswer:
     """The result of acknowledging or snoozing: `refusal` None when done."""
@@ -174,6 +306,7 @@ class DeadlineStore:
     # ---- the sweep ----------------------------------------------------------------------------
 
     def due_case_ids(self, now: datetime, limit: int = 200) -> list[int]:
+        """Cases with a row due (oldest first): a cheap read, e.g. to tell whether a sweep is owed."""
         with self.database.transaction() as session:
             rows = session.execute(
                 select(Deadline.case_id, Deadline.due_at)
@@ -183,54 +316,35 @@ class DeadlineStore:
             )
             return list(dict.fromkeys(case_id for case_id, _ in rows))
 
-    def sweep_case(
-        self,
-        case_id: int,
-        now: datetime,
-        decide: Callable[[CaseSnapshot, list[DeadlineRecord]], SweepDecision],
-    ) -> SweepDecision | None:
-        """Carry out `decide`'s answer for the case's due rows; None if another process holds the
-        case or nothing is due any more."""
+    def sweep_batch(self, now: datetime, decide: CaseDecider, limit: int = BATCH_ROWS) -> SweptBatch:
+        """Carry out `decide`'s answer for the cases of the oldest `limit` due rows, in one
+        transaction of a fixed number of statements (see the module docstring).
+
+        A case is taken whole: all its due rows are decided together, even past `limit`, so 'the
+        latest one per audience' holds wherever the batch ends. Cases another process holds are
+        skipped, not waited for."""
         with self.database.transaction() as session:
-            case = session.scalar(select(Case).where(Case.id == case_id).with_for_update(skip_locked=True))
-            if case is None:
-                return None
-            rows = list(
-                session.scalars(
-                    select(Deadline)
-                    .where(
-                        Deadline.case_id == case_id,
-                        Deadline.status == DeadlineStatus.PENDING,
-                        Deadline.due_at <= now,
-                    )
-                    .order_by(Deadline.due_at, Deadline.id)
-                    .with_for_update()
-                )
+            picked = _lock_due_cases(session, now, limit)
+            if not picked:
+                return SweptBatch(0, (), full=False)
+            feedback_of = dict(picked)
+            loaded = session.execute(
+                select(Case, Feedback)
+                .join(Feedback, Feedback.id == Case.feedback_id)
+                # both sides by id, so both are index lookups however many cases there are
+                .where(_among(Case.id, feedback_of), _among(Feedback.id, feedback_of.values()))
+                .options(defer(Feedback.raw, raiseload=True))  # the whole response: no snapshot reads it
             )
-            if not rows:
-                return None
-            feedback = session.get_one(Feedback, case.feedback_id)
-            decision = decide(self._snapshot(case, feedback), [record_of(row) for row in rows])
-            by_id = {row.id: row for row in rows}
-            for row_id in decision.cancel:
-                by_id[row_id].status = DeadlineStatus.CANCELLED
-            for row_id in decision.supersede:
-                by_id[row_id].status = DeadlineStatus.SUPERSEDED
-            for firing in decision.fire:
-                row = by_id[firing.deadline_id]
-                row.status = DeadlineStatus.SENT
-                row.sent_at = now
-                event = record_event(
-                    session, case, SYSTEM_ACTOR, firing.event_kind, firing.details, now, reply=firing.reply
-                )
-                for recipient in firing.recipients:
-                    kind = DeliveryKind(firing.dm_kind or DeliveryKind.ESCALATION_DM)
-                    session.add(
-                        new_delivery(kind, case.feedback_id, case.id, event.id, now, recipient=recipient)
-                    )
-                if firing.refresh_message:
-                    case.version += 1  # the message now shows the case overdue
-            return decision
+            cases = {case.id: (case, feedback) for case, feedback in loaded}
+            due = _lock_due_rows(session, list(feedback_of), now)
+            decisions = []
+            for case_id, rows in due.items():
+                decision = decide(self._snapshot(*cases[case_id]), rows)
+                if decision is not None:
+                    decisions.append((case_id, decision))
+            changed = _carry_out(session, decisions, feedback_of, now)
+            due_rows = sum(len(rows) for rows in due.values())
+            return SweptBatch(due_rows, tuple(decisions), full=len(picked) == limit, changed=changed)
 
     # ---- answers to an escalation -------------------------------------------------------------
 

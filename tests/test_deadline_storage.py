@@ -45,12 +45,9 @@ def pending(store, case_id):
 
 
 def sweep(store, policy, now):
-    fired = []
-    for case_id in store.due_case_ids(now):
-        decision = store.sweep_case(case_id, now, lambda case, rows: decide(policy, case, rows, now))
-        if decision:
-            fired.extend(decision.fire)
-    return fired
+    batch = store.sweep_batch(now, lambda case, rows: decide(policy, case, rows, now))
+    assert not batch.full  # a handful of rows: one batch takes them all
+    return [firing for _, decision in batch.decisions for firing in decision.fire]
 
 
 def test_opening_a_case_stores_its_due_dates_and_rows(repo, store, policy, clock):

@@ -18,13 +18,17 @@ from storage.deadline_store import DeadlineStore
 from storage.snapshots import snapshot
 
 IDLE_RUNS_BEFORE_EXIT = 5
+# Small batches, so the two processes' batches interleave and meet on the same cases many times
+# (with the default, one process would take all 60 cases in its first batch).
+BATCH_ROWS = 7
 
 
 def run_sweeper(url: str, policy_path: str, now_iso: str, start: Barrier, results: Any, name: str) -> None:
     now = datetime.fromisoformat(now_iso)
     database = Database(url)
     store = DeadlineStore(database, snapshot)
-    sweeper = DeadlineSweeper(store, load_policy(Path(policy_path)), lambda: now, lambda case_id: None)
+    policy = load_policy(Path(policy_path))
+    sweeper = DeadlineSweeper(store, policy, lambda: now, lambda case_id: None, batch_rows=BATCH_ROWS)
     fired = 0
     runs = 0
     idle = 0
