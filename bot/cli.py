@@ -186,6 +186,9 @@ def _serve(
     try:
         if token_check is None:
             token_check = _check_token(runtime.bolt_app.client)
+        if token_check.identity is not None:  # requests are authorised without asking Slack again
+            runtime.identity.learn(token_check.identity)
+        token_check.on_good = runtime.identity.learn  # if Slack answers only later
         try:
             server = HttpServer(
                 runtime.wsgi, host=args.host, port=settings.port, threads=args.threads, sock=sock

@@ -8,9 +8,10 @@ starts, says so once, and asks again until Slack answers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -33,6 +34,7 @@ class Verdict(StrEnum):
 class Answer:
     verdict: Verdict
     detail: str  # Slack's error code, or why Slack could not be asked
+    identity: Mapping[str, Any] | None = None  # auth.test's answer when the token is good
 
 
 def ask_slack(client: WebClient) -> Answer:
@@ -46,17 +48,24 @@ def ask_slack(client: WebClient) -> Answer:
         return Answer(Verdict.UNKNOWN, f"HTTP {status} {code}".strip())
     except OSError as error:  # no connection, DNS, a proxy in the way, a timeout
         return Answer(Verdict.UNKNOWN, str(getattr(error, "reason", None) or error)[:200])
-    return Answer(Verdict.GOOD, f"{identity.get('user')} in {identity.get('team')}")
+    return Answer(Verdict.GOOD, f"{identity.get('user')} in {identity.get('team')}", dict(identity.data))
 
 
 class TokenCheck:
     """`first()` at start-up; `again()` on a timer until Slack gives a definite answer, after
     which `settled` is True and the timer can stop."""
 
-    def __init__(self, client: WebClient, on_bad: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        on_bad: Callable[[str], None],
+        on_good: Callable[[Mapping[str, Any]], None] = lambda _identity: None,
+    ) -> None:
         self.client = client
         self.on_bad = on_bad  # start-up: raise; later: log an error (the bot is serving by then)
+        self.on_good = on_good  # who the bot is, for authorising requests without asking Slack
         self.settled = False
+        self.identity: Mapping[str, Any] | None = None  # auth.test's answer, once Slack gave it
 
     def first(self) -> Answer:
         answer = ask_slack(self.client)
@@ -71,6 +80,8 @@ class TokenCheck:
         if answer.verdict == Verdict.GOOD:
             self.settled = True
             log.info("connected to Slack as %s", answer.detail)
+            self.identity = answer.identity or {}
+            self.on_good(self.identity)
         elif answer.verdict == Verdict.BAD:
             self.settled = True
             self.on_bad(f"Slack refused SLACK_BOT_TOKEN ({answer.detail}) — {FIX}")

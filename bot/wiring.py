@@ -10,6 +10,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
@@ -23,6 +24,7 @@ from bot.app.intake import IntakeService
 from bot.app.queries import CaseQueries
 from bot.app.services import Services
 from bot.app.slack_events import SlackEventLog
+from bot.bot_identity import BotIdentity
 from bot.clock import Clock, utc_now
 from bot.domain.deadlines import SlaPlanner
 from bot.domain.policy import Policy
@@ -72,6 +74,7 @@ class Runtime:
     services: Services
     repository: Repository  # for tests and the demo, which read what the bot stored
     deadlines: DeadlineStore
+    identity: BotIdentity
     outbox_worker: OutboxWorker
     outbox_queue: OutboxQueue
     bolt_app: App
@@ -215,10 +218,16 @@ def build_runtime(
     )
     acks_first = AckFirst()
     listeners = AckFirstExecutor(acks_first, LISTENER_THREADS, thread_name_prefix="closeloop-listener")
+    identity = BotIdentity(settings.slack_bot_token)
+
+    def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> AuthorizeResult:
+        # A plain function: Bolt passes arguments by the names it finds, and would fill `self` too.
+        return identity.authorize(enterprise_id, team_id, user_id)
+
     bolt_app = App(
         client=slack_client(settings, retry_connections=True),
         signing_secret=settings.slack_signing_secret,
-        token_verification_enabled=False,
+        authorize=authorize,
         listener_executor=listeners,
         logger=logging.getLogger("closeloop.bolt"),
     )
@@ -240,6 +249,7 @@ def build_runtime(
         services=services,
         repository=repository,
         deadlines=deadlines,
+        identity=identity,
         outbox_worker=outbox_worker,
         outbox_queue=outbox_queue,
         bolt_app=bolt_app,

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.factories import payload
 from tests.support.crash_helpers import exactly_once_problems, owed, posted_case_ids, wait_until
 
@@ -52,6 +50,7 @@ def test_one_hanging_post_holds_up_neither_other_channels_nor_a_click_in_its_own
 
     assert wait_until(others_done, timeout=HANG_SECONDS * 0.8), "other work waited for the hanging call"
     assert posted_case_ids(simulator, "C0SUPPORT") == [support], "the hanging post was answered already"
+    simulator.clear_faults()
     stack.settle()
     assert posted_case_ids(simulator, "C0SUPPORT") == [support, hung]
     assert posted_case_ids(simulator, "C0BILLING") == [billing.body["case_id"]]
@@ -65,7 +64,6 @@ def test_a_slow_slack_slows_neither_the_intake_nor_the_ack_of_a_click(stack):
     first = stack.post_feedback(payload(id="first", comment="Export fails.")).body["case_id"]
     stack.settle()
     case = stack.runtime.repository.get_case(first)
-    warm_up(stack, case)
     calls_before = len(simulator.calls)
     simulator.inject_fault("*", delay_seconds=10, times=3)
     answered = stack.post_feedback(payload(id="slow", comment="Charged twice, refund please."))
@@ -73,31 +71,22 @@ def test_a_slow_slack_slows_neither_the_intake_nor_the_ack_of_a_click(stack):
     assert answered.status == 202
     assert clicked.status == 200 and not clicked.timed_out
     assert simulator.calls[calls_before:] == [], "an answer waited for Slack"
+    simulator.clear_faults()  # Slack answers the stalled calls now: no need to wait them out
     stack.settle()
     assert simulator.messages("C0BILLING")
     assert "<@U0BOB>" in json.dumps(simulator.message(case.slack_channel, case.slack_ts).blocks)
 
 
-def warm_up(stack, case) -> None:
-    """Bolt calls auth.test on the first request it serves (token verification is off at start-up):
-    one click before Slack turns slow (see the expected failure below)."""
-    for action in ("case_claim", "case_release"):
-        stack.slack.click("U0ALICE", case.slack_channel, case.slack_ts, action)
-        stack.settle()
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="Bolt's SingleTeamAuthorization calls auth.test on the first request, before the ack: "
-    "a slow Slack makes the first click after start-up miss the 3 s deadline (outside the outbox)",
-)
 def test_the_first_click_after_start_up_is_acked_while_slack_is_slow(stack):
+    """Bolt's own authorization would call auth.test on the first request, before the ack; the
+    bot's identity is known from the start-up check instead, so no request waits on Slack."""
     first = stack.post_feedback(payload(id="first", comment="Export fails.")).body["case_id"]
     stack.settle()
     case = stack.runtime.repository.get_case(first)
     stack.simulator.inject_fault("*", delay_seconds=10, times=2)
     clicked = stack.slack.click("U0BOB", case.slack_channel, case.slack_ts, "case_claim")
     assert clicked.status == 200 and not clicked.timed_out
+    stack.simulator.clear_faults()
 
 
 def test_edits_of_one_message_coalesce_into_the_latest(stack, clock):
@@ -134,7 +123,6 @@ def test_a_full_outbox_after_an_outage_drains_at_slacks_pace_without_a_burst_of_
             stack.post_feedback(payload(id=f"out-{n}", comment=comments[n % 3], **extra)).body["case_id"]
         )
     catch_up(stack, clock)
-    warm_up(stack, stack.runtime.repository.get_case(ids[0]))
     for method in ("chat.update", "chat.postMessage"):
         stack.simulator.inject_fault(method, status=503, times=10_000)
     for case_id in ids:

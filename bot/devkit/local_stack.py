@@ -106,6 +106,8 @@ class LocalStack:
         self.runtime: Runtime = build_runtime(
             self.settings, policy, clock=clock, pacer=pacer, come_back_later=False
         )
+        # What `closeloop run`'s token check does: who the bot is, asked once before serving.
+        self.runtime.identity.learn(self.runtime.bolt_app.client.auth_test().data)
         self.server = HttpServer(self.runtime.wsgi, host="127.0.0.1", port=0).start_in_thread()
         self.slack = self.simulator.driver(f"{self.server.url}/slack/events")
 

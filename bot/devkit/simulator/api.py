@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -114,7 +113,7 @@ class WebApi:
             return HttpReply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
         fault = self._faults.take(method)
         if fault and fault.delay_seconds:
-            time.sleep(fault.delay_seconds)
+            self._faults.stall(fault.delay_seconds)
         if fault and fault.fails and not fault.applied:
             return fault_reply(fault)
         reply = self._run(handler, params)

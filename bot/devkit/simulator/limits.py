@@ -99,11 +99,21 @@ class Fault:
 
 
 class FaultQueue:
-    """Faults waiting per method name; `"*"` matches any method. Each fault fires `remaining` times."""
+    """Faults waiting per method name; `"*"` matches any method. Each fault fires `remaining` times.
+
+    A stalled call waits in `stall`, which `clear` cuts short: the end of an outage also answers
+    the calls hanging in it, so a test need not wait out a 10-second stall it has already judged."""
 
     def __init__(self) -> None:
         self._queues: dict[str, deque[Fault]] = {}
         self._lock = threading.Lock()
+        self._cleared = threading.Condition()
+        self._generation = 0
+
+    def stall(self, seconds: float) -> None:
+        with self._cleared:
+            generation = self._generation
+            self._cleared.wait_for(lambda: self._generation != generation, timeout=seconds)
 
     def add(self, method: str, fault: Fault) -> None:
         if fault.remaining < 1:
@@ -126,3 +136,6 @@ class FaultQueue:
     def clear(self) -> None:
         with self._lock:
             self._queues.clear()
+        with self._cleared:
+            self._generation += 1
+            self._cleared.notify_all()

@@ -167,7 +167,8 @@ class SlackSimulator:
         self._faults.add(method, Fault(status, error, delay_seconds, applied, times))
 
     def clear_faults(self) -> None:
-        """Forget every fault still waiting: Slack is healthy again (the end of an outage)."""
+        """Forget every fault still waiting and answer the calls stalled in one: Slack is healthy
+        again (the end of an outage)."""
         self._faults.clear()
 
     # --- observation ---------------------------------------------------------------------
