@@ -196,7 +196,11 @@ def _serve(
         except OSError as error:
             raise _cannot_listen(args.host, settings.port, error) from None
         if args.socket:
-            socket_handler = _connect_socket_mode(runtime)
+            try:
+                socket_handler = _connect_socket_mode(runtime)
+            except BaseException:
+                server.close(timeout=0)  # its threads would outlive the refusal otherwise
+                raise
         runtime.start_background()
         if not token_check.settled and runtime.scheduler is not None:
             from bot.token_check import RECHECK_SECONDS
