@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.ack_first import ack_now
@@ -19,22 +20,33 @@ from bot.slack.modals import close_modal, contact_modal
 from bot.slack.refusals import words
 from handlers import payloads
 
-Listener = Callable[[Ack, dict[str, Any], WebClient], None]
+Listener = Callable[[Ack, dict[str, Any], WebClient, Respond], None]
+
+log = logging.getLogger(__name__)
 
 
-def tell(client: WebClient, body: dict[str, Any], text: str) -> None:
-    """A private answer to the person who clicked; nobody else sees it."""
-    client.chat_postEphemeral(channel=payloads.channel_id(body), user=payloads.user_id(body), text=text)
+def tell(client: WebClient, respond: Respond, body: dict[str, Any], text: str) -> None:
+    """A private answer to the person who clicked; nobody else sees it.
+
+    Sent through the click's response_url: unlike chat.postEphemeral it needs no channel
+    membership, so someone who reads a channel without having joined it is answered too (one use
+    of the five Slack allows). A click without one falls back to an ephemeral message."""
+    if payloads.response_url(body) is None:
+        client.chat_postEphemeral(channel=payloads.channel_id(body), user=payloads.user_id(body), text=text)
+        return
+    answer = respond(text=text, response_type="ephemeral", replace_original=False)
+    if answer.status_code != 200:
+        log.warning("a private answer was refused: %s %s", answer.status_code, answer.body[:200])
 
 
 def change_listener(change: Callable[[int, str], ActionResult]) -> Listener:
     """A button that changes the case at once (Claim, Release); a refusal is told privately."""
 
-    def listener(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
         result = change(payloads.action_ref(body).case_id, payloads.user_id(body))
         if result.refusal is not None:
-            tell(client, body, words(result.refusal))
+            tell(client, respond, body, words(result.refusal))
 
     return listener
 
@@ -44,11 +56,11 @@ def modal_listener(
 ) -> Listener:
     """A button that opens a form (Log contact, Close loop) if the clicker may use it."""
 
-    def listener(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
         result = services.cases.open_form(payloads.action_ref(body).case_id, payloads.user_id(body), action)
         if result.refusal is not None:
-            tell(client, body, words(result.refusal))
+            tell(client, respond, body, words(result.refusal))
         elif result.case is not None:
             client.views_open(trigger_id=payloads.trigger_id(body), view=view(result.case))
 
@@ -60,13 +72,13 @@ def register(app: App, services: Services) -> None:
     first = [ack_now]  # answer Slack before the work: see bot.ack_first
 
     @app.action(ActionId.CONTACT_DETAILS, middleware=first)
-    def show_contact_details(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def show_contact_details(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
         result = cases.contact_details(payloads.action_ref(body).case_id, payloads.user_id(body))
         if result.refusal is not None:
-            tell(client, body, words(result.refusal))
+            tell(client, respond, body, words(result.refusal))
         elif result.case is not None:
-            tell(client, body, contact_card(result.case))
+            tell(client, respond, body, contact_card(result.case))
 
     app.action(ActionId.CLAIM, middleware=first)(change_listener(cases.claim))
     app.action(ActionId.RELEASE, middleware=first)(change_listener(cases.release))

@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.app.cases import ActionResult
@@ -23,11 +23,17 @@ SECONDS = re.compile(r"[0-9]{1,9}")  # ASCII digits only; the choices offered ar
 
 
 def _answer(
-    client: WebClient, body: dict[str, Any], result: ActionResult, step: str, outcome: str, policy: Policy
+    client: WebClient,
+    respond: Respond,
+    body: dict[str, Any],
+    result: ActionResult,
+    step: str,
+    outcome: str,
+    policy: Policy,
 ) -> None:
     """A refusal is told privately; a done answer replaces the controls, so nobody clicks twice."""
     if result.refusal is not None:
-        tell(client, body, words(result.refusal))
+        tell(client, respond, body, words(result.refusal))
     elif result.case is not None:
         message = escalation_answered(result.case, step, outcome, policy)
         client.chat_update(
@@ -42,24 +48,24 @@ def register(app: App, services: Services) -> None:
     escalations = services.escalations
 
     @app.action(ActionId.ESCALATION_ACK)
-    def acknowledge(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def acknowledge(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
         ref, user = payloads.escalation_ref(body), payloads.user_id(body)
         result = escalations.acknowledge(ref.case_id, ref.step, user)
         outcome = f"✅ <@{user}> acknowledged this — the escalation stops here."
-        _answer(client, body, result, ref.step, outcome, services.policy)
+        _answer(client, respond, body, result, ref.step, outcome, services.policy)
 
     @app.action(ActionId.ESCALATION_REASSIGN)
-    def reassign(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def reassign(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
         ref, user = payloads.escalation_ref(body), payloads.user_id(body)
         new_owner = payloads.selected_user(body)
         result = escalations.reassign(ref.case_id, ref.step, user, new_owner)
         outcome = f"🔀 <@{user}> gave the case to <@{new_owner}>, who has been told."
-        _answer(client, body, result, ref.step, outcome, services.policy)
+        _answer(client, respond, body, result, ref.step, outcome, services.policy)
 
     @app.action(ActionId.ESCALATION_SNOOZE)
-    def snooze(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def snooze(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
         ref, user = payloads.escalation_ref(body), payloads.user_id(body)
         text = payloads.selected_value(body)
@@ -69,4 +75,4 @@ def register(app: App, services: Services) -> None:
         result = escalations.snooze(ref.case_id, ref.step, ref.level, user, length)
         until = services.clock() + length
         outcome = f"😴 <@{user}> snoozed this until {when(until)}."
-        _answer(client, body, result, ref.step, outcome, services.policy)
+        _answer(client, respond, body, result, ref.step, outcome, services.policy)

@@ -30,6 +30,12 @@ def channel_id(body: dict[str, Any]) -> str:
     return value
 
 
+def response_url(body: dict[str, Any]) -> str | None:
+    """Where to answer this interaction privately (a Home tab click has none)."""
+    value = body.get("response_url")
+    return value if isinstance(value, str) and value else None
+
+
 def first_action(body: dict[str, Any]) -> dict[str, Any]:
     actions = _get(body, "actions")
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
