@@ -10,11 +10,12 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.app.cases import ActionResult
+from bot.app.escalations import answer_details
 from bot.app.services import Services
 from bot.domain.policy import Policy
+from bot.domain.vocabulary import EventKind
 from bot.slack.actions import ActionId, BadPayload
-from bot.slack.case_message import when
-from bot.slack.deadline_text import escalation_answered
+from bot.slack.deadline_text import answer_outcome, escalation_answered
 from bot.slack.refusals import words
 from handlers import payloads
 from handlers.case_buttons import tell
@@ -44,6 +45,11 @@ def _answer(
         )
 
 
+def _shown_in(body: dict[str, Any]) -> tuple[str, str]:
+    """The DM answered from: the listener edits it at once, the outbox edits the others."""
+    return payloads.channel_id(body), payloads.message_ts(body)
+
+
 def register(app: App, services: Services) -> None:
     escalations = services.escalations
 
@@ -51,8 +57,8 @@ def register(app: App, services: Services) -> None:
     def acknowledge(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
         ref, user = payloads.escalation_ref(body), payloads.user_id(body)
-        result = escalations.acknowledge(ref.case_id, ref.step, user)
-        outcome = f"✅ <@{user}> acknowledged this — the escalation stops here."
+        result = escalations.acknowledge(ref.case_id, ref.step, user, where=_shown_in(body))
+        outcome = answer_outcome(user, answer_details(EventKind.ACKNOWLEDGED))
         _answer(client, respond, body, result, ref.step, outcome, services.policy)
 
     @app.action(ActionId.ESCALATION_REASSIGN)
@@ -60,8 +66,8 @@ def register(app: App, services: Services) -> None:
         ack()
         ref, user = payloads.escalation_ref(body), payloads.user_id(body)
         new_owner = payloads.selected_user(body)
-        result = escalations.reassign(ref.case_id, ref.step, user, new_owner)
-        outcome = f"🔀 <@{user}> gave the case to <@{new_owner}>, who has been told."
+        result = escalations.reassign(ref.case_id, ref.step, user, new_owner, where=_shown_in(body))
+        outcome = answer_outcome(user, answer_details(EventKind.REASSIGNED, to=new_owner))
         _answer(client, respond, body, result, ref.step, outcome, services.policy)
 
     @app.action(ActionId.ESCALATION_SNOOZE)
@@ -72,7 +78,6 @@ def register(app: App, services: Services) -> None:
         if not SECONDS.fullmatch(text):
             raise BadPayload(f"snooze value is not a number of seconds: {text[:40]!r}")
         length = timedelta(seconds=int(text))
-        result = escalations.snooze(ref.case_id, ref.step, ref.level, user, length)
-        until = services.clock() + length
-        outcome = f"😴 <@{user}> snoozed this until {when(until)}."
+        result = escalations.snooze(ref.case_id, ref.step, ref.level, user, length, where=_shown_in(body))
+        outcome = answer_outcome(user, answer_details(EventKind.SNOOZED, until=services.clock() + length))
         _answer(client, respond, body, result, ref.step, outcome, services.policy)

@@ -71,6 +71,7 @@ def test_only_direct_messages_go_before_the_case_message():
         DeliveryKind.REMINDER_DM,
         DeliveryKind.ASSIGNED_DM,
         DeliveryKind.NOTICE,  # case-less: there is no case message to wait for
+        DeliveryKind.ANSWERED_DM,  # an edit of an escalation DM
     }
 
 

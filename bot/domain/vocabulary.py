@@ -61,6 +61,7 @@ class EventKind(StrEnum):
     CLOSED = "closed"
     REROUTED = "rerouted"
     REASSIGNED = "reassigned"
+    ANSWER_SHARED = "answer_shared"  # an escalation's answer shown on its other recipients' DMs
     REOPENED = "reopened"
     REFUSED = "refused"  # someone tried what the policy does not allow them (an audit trail)
     CLAIM_NUDGE = "claim_nudge"  # unclaimed at the claim deadline: the department is mentioned
@@ -78,6 +79,7 @@ class DeliveryKind(StrEnum):
     NOTICE = "notice"
     MOVED = "moved"  # the old message of a case that was re-routed: edited to point to the new one
     ESCALATION_DM = "escalation_dm"  # to each manager (or second-level person) of an escalation
+    ANSWERED_DM = "answered_dm"  # an escalation DM edited to say who answered it (no buttons left)
     REMINDER_DM = "reminder_dm"  # to the owner, before the close deadline
     ASSIGNED_DM = "assigned_dm"  # to the new owner of a reassigned case
 

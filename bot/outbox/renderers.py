@@ -24,7 +24,13 @@ from bot.domain.records import CaseSnapshot, DeliveryRecord, EventRecord
 from bot.domain.vocabulary import DeliveryKind
 from bot.outbox.sender import Edit, Post
 from bot.slack.case_message import FeedbackLike, Message, case_message
-from bot.slack.deadline_text import assigned_dm, escalation_dm, reminder_dm
+from bot.slack.deadline_text import (
+    answer_outcome,
+    assigned_dm,
+    escalation_answered,
+    escalation_dm,
+    reminder_dm,
+)
 from bot.slack.notices import announcement, moved_notice, promoter_notice, thread_reply
 
 
@@ -181,6 +187,18 @@ def _assigned(draft: Draft) -> Message:
     return assigned_dm(draft.event, draft.case, draft.case_link, draft.now, draft.policy)
 
 
+def _answered_dm(draft: Draft) -> Rendering:
+    """An escalation DM that someone else answered: edited to say who, and how, without buttons.
+    Where it is was written in the ANSWER_SHARED event, under this delivery's id."""
+    details = draft.event.details
+    spot = (details.get("messages") or {}).get(str(draft.delivery.id))
+    if not isinstance(spot, list) or len(spot) != 2:
+        return Undeliverable("no direct message to edit")
+    outcome = answer_outcome(draft.event.actor, details)
+    message = escalation_answered(draft.case, str(details.get("step")), outcome, draft.policy)
+    return Edit(str(spot[0]), str(spot[1]), message)
+
+
 RENDERERS: Mapping[str, Renderer] = MappingProxyType(
     {
         DeliveryKind.THREAD_REPLY: Renderer(_thread_reply),
@@ -190,5 +208,6 @@ RENDERERS: Mapping[str, Renderer] = MappingProxyType(
         DeliveryKind.ESCALATION_DM: Renderer(_direct(_escalation), after_case_message=False),
         DeliveryKind.REMINDER_DM: Renderer(_direct(_reminder), after_case_message=False),
         DeliveryKind.ASSIGNED_DM: Renderer(_direct(_assigned), after_case_message=False),
+        DeliveryKind.ANSWERED_DM: Renderer(_answered_dm, after_case_message=False),
     }
 )

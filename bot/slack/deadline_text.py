@@ -3,6 +3,7 @@ and escalations, and the direct messages that reminders and escalations send."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -141,6 +142,16 @@ def escalation_dm(event: EventRecord, case: CaseSnapshot, policy: Policy, permal
         kit.actions(ref.block_id(), *controls),
     ]
     return Message(text=text, blocks=blocks)
+
+
+def answer_outcome(by: str, answer: Mapping[str, Any]) -> str:
+    """Who answered an escalation, and how: shown on every DM of it, so nobody answers twice."""
+    how = answer.get("answer")
+    if how == EventKind.REASSIGNED:
+        return f"🔀 <@{by}> gave the case to <@{answer.get('to')}>, who has been told."
+    if how == EventKind.SNOOZED:
+        return f"😴 <@{by}> snoozed this until {_due_text({'due_at': answer.get('until')})}."
+    return f"✅ <@{by}> acknowledged this — the escalation stops here."
 
 
 def escalation_answered(case: CaseSnapshot, step: str, outcome: str, policy: Policy | None = None) -> Message:
