@@ -166,6 +166,22 @@ def slack_client(settings: Settings, *, retry_connections: bool) -> WebClient:
     )
 
 
+class _NotTheTokenNotice(logging.Filter):
+    """Bolt warns that the token "will be ignored" whenever `authorize` is given with a client
+    that has one; here the client's token is exactly what `authorize` hands back, so the warning
+    would only alarm an admin reading the start-up log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will be ignored" not in record.getMessage()
+
+
+def bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("closeloop.bolt")
+    if not any(isinstance(f, _NotTheTokenNotice) for f in logger.filters):
+        logger.addFilter(_NotTheTokenNotice())
+    return logger
+
+
 def build_runtime(
     settings: Settings,
     policy: Policy,
@@ -229,7 +245,7 @@ def build_runtime(
         signing_secret=settings.slack_signing_secret,
         authorize=authorize,
         listener_executor=listeners,
-        logger=logging.getLogger("closeloop.bolt"),
+        logger=bolt_logger(),
     )
     payload_shape.register(bolt_app)  # before any listener is matched
     for module in (case_buttons, escalation_buttons, modal_submissions, commands, home):
