@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -18,25 +17,10 @@ from bot.slack.actions import ActionId
 from bot.slack.case_message import contact_card
 from bot.slack.modals import close_modal, contact_modal
 from bot.slack.refusals import words
-from handlers import payloads
+from handlers import hand_over, payloads
+from handlers.answers import tell
 
 Listener = Callable[[Ack, dict[str, Any], WebClient, Respond], None]
-
-log = logging.getLogger(__name__)
-
-
-def tell(client: WebClient, respond: Respond, body: dict[str, Any], text: str) -> None:
-    """A private answer to the person who clicked; nobody else sees it.
-
-    Sent through the click's response_url: unlike chat.postEphemeral it needs no channel
-    membership, so someone who reads a channel without having joined it is answered too (one use
-    of the five Slack allows). A click without one falls back to an ephemeral message."""
-    if payloads.response_url(body) is None:
-        client.chat_postEphemeral(channel=payloads.channel_id(body), user=payloads.user_id(body), text=text)
-        return
-    answer = respond(text=text, response_type="ephemeral", replace_original=False)
-    if answer.status_code != 200:
-        log.warning("a private answer was refused: %s %s", answer.status_code, answer.body[:200])
 
 
 def change_listener(change: Callable[[int, str], ActionResult]) -> Listener:
@@ -89,3 +73,4 @@ def register(app: App, services: Services) -> None:
     app.action(ActionId.CLOSE, middleware=first)(
         modal_listener(services, Action.CLOSE, lambda case: close_modal(case, services.policy))
     )
+    hand_over.register(app, services)  # Hand over…, a case button with a form of its own

@@ -18,7 +18,7 @@ from bot.slack.actions import ActionId, BadPayload
 from bot.slack.deadline_text import answer_outcome, escalation_answered
 from bot.slack.refusals import words
 from handlers import payloads
-from handlers.case_buttons import tell
+from handlers.answers import tell
 
 SECONDS = re.compile(r"[0-9]{1,9}")  # ASCII digits only; the choices offered are at most days
 

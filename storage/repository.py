@@ -187,10 +187,12 @@ class Repository:
         *,
         expected_owner: str | None,
         step: str | None = None,
+        reason: str | None = None,
+        action: Action = Action.REASSIGN,
     ) -> ChangeResult:
         """Give an open case, still owned by `expected_owner`, to `new_owner`, who is told by direct
         message. Answering an escalation this way (`step`) also acknowledges it: the manager has
-        acted."""
+        acted. A hand-over (`action` HAND_OVER, from the case message) records its `reason`."""
 
         def tell_and_acknowledge(
             session: Session, case: Case, feedback: Feedback, event: CaseEvent, now: datetime
@@ -205,8 +207,11 @@ class Repository:
 
         if new_owner == expected_owner:  # nothing to hand over: the guard alone would let it through
             return ChangeResult(applied=False, case=self.find_case(case_id))
+        details = {"from": expected_owner, "to": new_owner, "step": step}
+        if reason is not None:
+            details["reason"] = reason
         return self._guarded_update(
-            Action.REASSIGN,
+            action,
             case_id,
             by,
             now,
@@ -217,7 +222,7 @@ class Repository:
                 "status": sa_case((Case.status == CaseStatus.NEW, CaseStatus.CLAIMED), else_=Case.status),
             },
             kind=EventKind.REASSIGNED,
-            details={"from": expected_owner, "to": new_owner, "step": step},
+            details=details,
             after=tell_and_acknowledge,
         )
 

@@ -76,6 +76,11 @@ snooze              owner     responders       responders       responders      
 snooze              manager   responders       responders       responders       responders
 snooze              claimer   responders       responders       responders       responders
 snooze              anyone    responders       responders       responders       responders
+hand_over           owner     unclaimed        ok               ok               closed
+hand_over           manager   unclaimed        ok               ok               closed
+hand_over           claimer   unclaimed        owner|manager    owner|manager    closed
+hand_over           responder unclaimed        owner|manager    owner|manager    closed
+hand_over           anyone    unclaimed        owner|manager    owner|manager    closed
 """
 
 CLOSE = CloseDetails(
@@ -136,6 +141,7 @@ def test_every_cell_ends_with_anyone_so_nobody_goes_unanswered():
         (Action.ACKNOWLEDGE, {"new", "claimed", "contacted"}, OwnerCondition.AS_CHECKED),
         (Action.SNOOZE, {"new", "claimed", "contacted"}, OwnerCondition.AS_CHECKED),
         (Action.SEE_CONTACT_DETAILS, {"new", "claimed", "contacted", "closed"}, OwnerCondition.ACTOR),
+        (Action.HAND_OVER, {"claimed", "contacted"}, OwnerCondition.AS_CHECKED),
     ],
 )
 def test_the_guard_storage_writes_with_is_read_off_the_table(action, statuses, owner):

@@ -127,7 +127,7 @@ def test_claim_edits_the_message_and_writes_the_thread(stack):
     stack.settle()
     (message,) = top_level(stack, case.slack_channel)
     assert "*Status:* 👤 Claimed by <@U0ALICE>" in str(message.blocks)
-    assert button_ids(message) == ["case_log_contact", "case_close", "case_release"]
+    assert button_ids(message) == ["case_log_contact", "case_close", "case_release", "case_hand_over"]
     assert thread_texts(stack, case) == ["👤 <@U0ALICE> claimed this case."]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.domain import lifecycle
@@ -141,3 +141,37 @@ class CaseActions:
     def contact_details(self, case_id: int, user: str) -> ActionResult:
         """Unmasked contact details are the owner's (the channel sees them masked)."""
         return self.open_form(case_id, user, Action.SEE_CONTACT_DETAILS)
+
+    def hand_over(self, case_id: int, user: str, new_owner: str, reason: str) -> ActionResult:
+        """The owner, or a manager of the department, gives the case to someone who may claim it,
+        saying why: the new owner is told by direct message, the thread and history keep it."""
+        checked = self.open_form(case_id, user, Action.HAND_OVER)
+        if checked.refusal is not None or checked.case is None:
+            return checked
+        refusal = self._receiver_refusal(checked.case, user, new_owner)
+        if refusal is not None:
+            return ActionResult(checked.case, refusal)
+        result = self.repository.reassign(
+            case_id,
+            user,
+            new_owner,
+            self.clock(),
+            expected_owner=checked.case.owner_id,
+            reason=reason,
+            action=Action.HAND_OVER,
+        )
+        if not result.applied and result.case is not None:
+            # Lost a race: the new owner may own it by now, which the table does not know of.
+            refusal = self._receiver_refusal(result.case, user, new_owner)
+            if refusal is not None:
+                return ActionResult(result.case, refusal)
+        return self.finish(result, user, Action.HAND_OVER)
+
+    def _receiver_refusal(self, case: CaseSnapshot, user: str, new_owner: str) -> Refusal | None:
+        """Whether the case may go to `new_owner` (one of those who may claim it, not its owner)."""
+        refusal = lifecycle.reassign_refusal(self.policy, case, new_owner)
+        if refusal is None:
+            return None
+        if refusal.code is Code.OWNED_BY_SOMEONE_ELSE and new_owner == user:
+            return Refusal(Code.ALREADY_YOURS, Action.HAND_OVER, owner=user)
+        return replace(refusal, action=Action.HAND_OVER)

@@ -33,6 +33,7 @@ class Action(StrEnum):
     ACKNOWLEDGE = "acknowledge an escalation"
     SNOOZE = "snooze an escalation"
     SEE_CONTACT_DETAILS = "see contact details"
+    HAND_OVER = "hand over"  # the owner, or a department manager, gives the case to a colleague
 
 
 ESCALATION_ANSWERS = frozenset({Action.REASSIGN, Action.ACKNOWLEDGE, Action.SNOOZE})
@@ -142,6 +143,13 @@ TABLE: Mapping[Action, Mapping[CaseStatus, Cell]] = {
     },
     # The channel sees contact details masked; the owner sees them in full.
     Action.SEE_CONTACT_DETAILS: {status: _owners for status in CaseStatus},
+    # A claimed case can be handed on by its owner, or by a manager of its department at any time.
+    Action.HAND_OVER: {
+        NEW: refuse(Code.NOT_CLAIMED),
+        CLAIMED: _owner_or_manager,
+        CONTACTED: _owner_or_manager,
+        CLOSED: _closed,
+    },
 }
 
 

@@ -22,6 +22,7 @@ class ActionId(StrEnum):
     CLOSE = "case_close"
     REOPEN = "case_reopen"
     CONTACT_DETAILS = "case_contact_details"
+    HAND_OVER = "case_hand_over"
     ESCALATION_ACK = "escalation_ack"
     ESCALATION_REASSIGN = "escalation_reassign"
     ESCALATION_SNOOZE = "escalation_snooze"
@@ -30,6 +31,7 @@ class ActionId(StrEnum):
 class CallbackId(StrEnum):
     CLOSE_MODAL = "case_close_modal"
     CONTACT_MODAL = "case_contact_modal"
+    HAND_OVER_MODAL = "case_hand_over_modal"
 
 
 class BadPayload(ValueError):

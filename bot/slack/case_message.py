@@ -149,6 +149,7 @@ def _buttons(case: CaseSnapshot, *, masked: bool) -> dict[str, Any] | None:
         kit.button("Log contact", ActionId.LOG_CONTACT, value),
         kit.button("Close loop", ActionId.CLOSE, value, style="primary"),
         kit.button("Release", ActionId.RELEASE, value),
+        kit.button("Hand over…", ActionId.HAND_OVER, value),
     ]
     if masked:
         buttons.append(kit.button("Contact details", ActionId.CONTACT_DETAILS, value))

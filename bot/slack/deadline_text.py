@@ -15,6 +15,10 @@ from bot.slack import kit
 from bot.slack.actions import ActionId, CaseRef, EscalationRef
 from bot.slack.case_message import Message, contact_card, customer_line, deadline_line, headline, when
 from bot.slack.labels import STEPS, label
+from bot.slack.text import escaped_excerpt, quoted_excerpt
+
+REASON_IN_THREAD = 600  # a hand-over's reason (at most 500 characters typed, more once escaped)
+REASON_IN_DM = 1200
 
 
 def _moment(value: Any) -> datetime | None:
@@ -60,6 +64,9 @@ def reminder_reply(event: EventRecord, case: CaseSnapshot, policy: Policy) -> st
         )
     if event.kind == EventKind.REASSIGNED:
         before = f" (was <@{details['from']}>)" if details.get("from") else ""
+        if details.get("reason"):  # a hand-over: staff text, escaped like a customer's
+            why = escaped_excerpt(str(details["reason"]), REASON_IN_THREAD)
+            return f"🔀 {who} handed this case over to <@{details.get('to')}>{before}: “{why}”"
         return f"🔀 {who} reassigned this case to <@{details.get('to')}>{before}."
     return None
 
@@ -108,6 +115,9 @@ def assigned_dm(
     text = f"🔀 <@{event.actor}> gave you case #{case.id}."
     line = deadline_line(case, now)
     body = f"{text}\n{_summary(case)}" + (f"\n{line}" if line else "")
+    reason = event.details.get("reason")
+    if reason:  # a hand-over says why; staff text is escaped like a customer's
+        body += f"\n*Why:*\n{quoted_excerpt(str(reason), REASON_IN_DM)}"
     blocks = [
         kit.section(body),
         *_for_the_owner(case, policy),

@@ -160,3 +160,57 @@ def parse_contact(values: dict[str, Any]) -> ContactDetails:
     if errors:
         raise FormErrors(errors)
     return ContactDetails(channel, note)
+
+
+HAND_OVER_REASON_MAX = 500
+
+
+@dataclass(frozen=True)
+class HandOverDetails:
+    person: str
+    reason: str
+
+
+def hand_over_modal(case: CaseSnapshot) -> dict[str, Any]:
+    """Who takes the case over, and why: both required, the reason goes to them by DM."""
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.HAND_OVER_MODAL,
+        "private_metadata": CaseRef(case_id=case.id, version=case.version).encode(),
+        "title": kit.plain_text("Hand over", 24),
+        "submit": kit.plain_text("Hand over", 24),
+        "close": kit.plain_text("Cancel", 24),
+        "blocks": [
+            _case_context(case),
+            kit.input_block(
+                "person", "Who should take it over?", kit.users_select("Choose a colleague", "value")
+            ),
+            kit.input_block(
+                "reason",
+                "Why? They will read this",
+                kit.text_input(multiline=True, max_length=HAND_OVER_REASON_MAX),
+            ),
+        ],
+    }
+
+
+def _person(values: dict[str, Any], block_id: str) -> str | None:
+    block = values.get(block_id)
+    state = block.get("value") if isinstance(block, dict) else None
+    user = state.get("selected_user") if isinstance(state, dict) else None
+    return user if isinstance(user, str) and user else None
+
+
+def parse_hand_over(values: dict[str, Any]) -> HandOverDetails:
+    errors: dict[str, str] = {}
+    person = _person(values, "person")
+    if person is None:
+        errors["person"] = "Please choose who should take it over."
+    reason = _selected(values, "reason") or ""
+    if not reason:
+        errors["reason"] = "Please say why, in a sentence: they will read it."
+    elif len(reason) > HAND_OVER_REASON_MAX:
+        errors["reason"] = f"Please keep it under {HAND_OVER_REASON_MAX} characters."
+    if errors:
+        raise FormErrors(errors)
+    return HandOverDetails(person or "", reason)

@@ -12,6 +12,7 @@ _DOING: dict[Action, str] = {
     Action.LOG_CONTACT: "log a contact",
     Action.CLOSE: "close this case",
     Action.REOPEN: "reopen this case",
+    Action.HAND_OVER: "hand it over",
 }
 
 
