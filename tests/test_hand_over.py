@@ -43,6 +43,7 @@ def thread_texts(stack, case):
     return [m.text for m in stack.simulator.thread(case.slack_channel, case.slack_ts)[1:]]
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_the_owner_hands_a_case_over_with_a_reason(stack):
     case = steps.open_case(stack, customer=SMB)
     assert "case_hand_over" not in buttons(stack, case)  # nobody to hand over from yet
