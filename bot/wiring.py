@@ -22,6 +22,7 @@ from bot.app.deadline_sweep import DeadlineSweeper
 from bot.app.escalations import EscalationActions
 from bot.app.intake import IntakeService
 from bot.app.queries import CaseQueries
+from bot.app.recognition import RecognitionActions
 from bot.app.services import Services
 from bot.app.slack_events import SlackEventLog
 from bot.bot_identity import BotIdentity
@@ -34,6 +35,8 @@ from bot.metrics import Metrics, Owed
 from bot.outbox.alerts import AdminAlerter
 from bot.outbox.pacing import ChannelPacer
 from bot.outbox.queue import OutboxQueue, Priority
+from bot.outbox.recognition_renderers import with_recognition
+from bot.outbox.renderers import RENDERERS
 from bot.outbox.sender import SlackSender
 from bot.outbox.worker import OutboxWorker
 from bot.server import DEFAULT_THREADS
@@ -49,12 +52,14 @@ from handlers import (
     home,
     modal_submissions,
     payload_shape,
+    recognition_buttons,
 )
 from handlers.intake import IntakeEndpoint
 from storage.admin_alerts import AdminAlerts
 from storage.db import Database, log_failure
 from storage.deadline_store import DeadlineStore
 from storage.outbox_store import OutboxStore
+from storage.recognition_store import RecognitionStore
 from storage.repository import Repository
 from storage.slack_events import SeenEvents
 from storage.snapshots import snapshot
@@ -211,6 +216,7 @@ def build_runtime(
         sender=sender,
         clock=clock,
         alerter=AdminAlerter(policy=policy, sender=sender, clock=clock, seen=AdminAlerts(database)),
+        renderers=with_recognition(RENDERERS, RecognitionStore(database)),
         metrics=metrics,
     )
     outbox_queue = OutboxQueue(outbox_worker, come_back_later=come_back_later)
@@ -230,6 +236,13 @@ def build_runtime(
         escalations=EscalationActions(repository, cases, deadlines, policy, clock, after_click),
         queries=CaseQueries(repository, deadlines, policy, clock),
         slack_events=SlackEventLog(SeenEvents(database), clock),
+        recognition=RecognitionActions(
+            RecognitionStore(database),
+            policy,
+            clock,
+            after_click,
+            outbox_queue.come_back_later if come_back_later else lambda _case_id, _seconds: None,
+        ),
         clock=clock,
     )
     acks_first = AckFirst()
@@ -250,6 +263,7 @@ def build_runtime(
     payload_shape.register(bolt_app)  # before any listener is matched
     for module in (case_buttons, escalation_buttons, modal_submissions, commands, home):
         module.register(bolt_app, services)
+    recognition_buttons.register(bolt_app, services)
 
     def bot_joined(channel: str) -> None:
         outbox_worker.store.retry_now()

@@ -240,3 +240,30 @@ class AdminAlert(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Kudos(Base):
+    """One person's kudos for a closed loop: a row per (case, person), so a second press takes
+    it back and two processes can never count one press twice."""
+
+    __tablename__ = "kudos"
+    __table_args__ = (UniqueConstraint("case_id", "user_id", name="uq_kudos_case_id_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    user_id: Mapped[str] = mapped_column(String(50))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Recognition(Base):
+    """A leader's note on a closed loop, counted apart from kudos: it goes into the shout-out's
+    thread and to the closer by direct message (deliveries about `event_id`)."""
+
+    __tablename__ = "recognitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    leader_id: Mapped[str] = mapped_column(String(50))
+    closer_id: Mapped[str] = mapped_column(String(50))
+    note: Mapped[str] = mapped_column(Text)
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -109,9 +109,11 @@ class Repository:
         now: datetime,
         *,
         expected_owner: str | None,
+        announce: bool = True,
     ) -> ChangeResult:
         """Close if still open and still owned by `expected_owner` (the owner the caller checked
-        permissions against); an unowned case becomes the closer's."""
+        permissions against); an unowned case becomes the closer's. `announce`: a shout-out is
+        owed too (the caller decides from its policy which outcomes are celebrated)."""
         return self._guarded_update(
             Action.CLOSE,
             case_id,
@@ -139,7 +141,7 @@ class Repository:
                 "note": details.note,
                 "customer_informed": details.customer_informed,
             },
-            announce=True,
+            announce=announce,
         )
 
     def reopen(

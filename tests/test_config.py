@@ -173,3 +173,28 @@ def test_missing_required_settings_are_named():
         match="SLACK_SIGNING_SECRET is not set in the environment — set it to the Signing Secret",
     ):
         settings.require("SLACK_SIGNING_SECRET")
+
+
+def test_a_recognition_leader_that_is_not_a_member_id_names_the_file_field_and_fix(raw_policy):
+    raw_policy["recognition"] = {"leaders": ["U0MAYA", "@maya"]}
+    assert problems(raw_policy) == [
+        "policy.yml: recognition.leaders: '@maya' is not a Slack user id — use the member id "
+        "from the person's profile ('⋮' > 'Copy member ID', it starts with U)"
+    ]
+    raw_policy["recognition"] = {"leader": ["U0MAYA"]}
+    assert problems(raw_policy) == [
+        "policy.yml: recognition.leader: Extra inputs are not permitted — remove it or check its spelling"
+    ]
+
+
+def test_announced_outcomes_default_to_successes_and_must_be_outcomes(raw_policy):
+    policy = parse_policy(raw_policy, "policy.yml")
+    assert [policy.announces(o) for o in ("resolved", "partly_resolved", "not_resolved", "unreachable")] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    raw_policy["announcements"]["outcomes"] = ["resolved", "won"]
+    (problem,) = problems(raw_policy)
+    assert problem.startswith("policy.yml: announcements.outcomes[1]: ") and "'resolved'" in problem

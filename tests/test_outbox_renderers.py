@@ -10,6 +10,7 @@ from sqlalchemy import select
 from bot.domain.outbox_rules import moot_reason
 from bot.domain.records import DeliveryRecord, EventRecord
 from bot.domain.vocabulary import DeliveryKind, DeliveryStatus
+from bot.outbox.recognition_renderers import RECOGNITION_KINDS
 from bot.outbox.renderers import (
     RENDERERS,
     Draft,
@@ -60,8 +61,11 @@ def render(policy, kind, case, the_event, recipient=None):
     return RENDERERS[kind].render(draft)
 
 
-def test_every_delivery_kind_has_a_renderer():
-    assert set(RENDERERS) == set(DeliveryKind)
+def test_every_delivery_kind_has_a_renderer(stack):
+    """The registry the wiring hands the worker: the applause kinds need a reader of kudos, so
+    they are added there (`bot.outbox.recognition_renderers`), not in the bare RENDERERS."""
+    assert set(RENDERERS) | RECOGNITION_KINDS == set(DeliveryKind)
+    assert set(stack.runtime.outbox_worker.renderers) == set(DeliveryKind)
 
 
 def test_only_direct_messages_go_before_the_case_message():

@@ -126,7 +126,12 @@ class CaseActions:
             user,
             Action.CLOSE,
             lambda case: self.repository.close(
-                case_id, user, details, self.clock(), expected_owner=case.owner_id
+                case_id,
+                user,
+                details,
+                self.clock(),
+                expected_owner=case.owner_id,
+                announce=self.policy.announces(details.outcome),  # only successes get a shout-out
             ),
         )
 

@@ -11,6 +11,7 @@ from bot.app.cases import CaseActions
 from bot.app.escalations import EscalationActions
 from bot.app.intake import IntakeService
 from bot.app.queries import CaseQueries
+from bot.app.recognition import RecognitionActions
 from bot.app.slack_events import SlackEventLog
 from bot.domain.policy import Policy
 
@@ -23,4 +24,5 @@ class Services:
     escalations: EscalationActions
     queries: CaseQueries
     slack_events: SlackEventLog
+    recognition: RecognitionActions
     clock: Callable[[], datetime]

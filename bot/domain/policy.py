@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from bot.domain.deadline_policy import BusinessHoursSpec, PriorityRule, Sla, user_ids
-from bot.domain.vocabulary import Category, Priority, Survey
+from bot.domain.vocabulary import Category, Outcome, Priority, Survey
 
 
 class HasDepartment(Protocol):
@@ -129,8 +129,19 @@ class Announcements(_Strict):
     channel: str
     quote_feedback: bool = False
     quote_max_chars: int = Field(default=200, ge=20, le=1000)
+    # Which outcomes get a shout-out; the others close quietly (case thread and figures only), so
+    # the channel celebrates successes rather than listing every loop that could not be closed.
+    outcomes: list[Outcome] = Field(default_factory=lambda: [Outcome.RESOLVED, Outcome.PARTLY_RESOLVED])
 
     _check_channel = field_validator("channel")(_channel)
+
+
+class Recognition(_Strict):
+    """Who may recognise a closed loop with a note, besides the case's department managers."""
+
+    leaders: list[str] = Field(default_factory=list)
+
+    _check_leaders = field_validator("leaders")(user_ids)
 
 
 class Permissions(_Strict):
@@ -163,6 +174,7 @@ class Policy(_Strict):
     privacy: Privacy = Field(default_factory=Privacy)
     # Told by direct message when the bot cannot post somewhere (not invited, channel archived).
     admins: list[str] = Field(default_factory=list)
+    recognition: Recognition = Field(default_factory=Recognition)
 
     _check_admins = field_validator("admins")(user_ids)
 
@@ -247,6 +259,14 @@ class Policy(_Strict):
         managers = {m for d in self.departments for m in d.managers}
         second = self.sla.escalation.second_level if self.sla else None
         return user in managers or (second is not None and user in second.notify)
+
+    def announces(self, outcome: str) -> bool:
+        """Whether a loop closed with `outcome` gets a shout-out (`announcements.outcomes`)."""
+        return outcome in self.announcements.outcomes
+
+    def may_recognise(self, item: HasDepartment, user: str) -> bool:
+        """A manager of the case's department, or one of `recognition.leaders`."""
+        return user in self.department_of(item).managers or user in self.recognition.leaders
 
     def opens_case(self, category: Category) -> bool:
         return category in self.cases.open_for

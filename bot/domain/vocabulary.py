@@ -69,6 +69,7 @@ class EventKind(StrEnum):
     ESCALATED = "escalated"  # a deadline was missed: managers (or the second level) were told
     ACKNOWLEDGED = "acknowledged"
     SNOOZED = "snoozed"
+    RECOGNISED = "recognised"  # a leader recognised a closed loop with a note
 
 
 class DeliveryKind(StrEnum):
@@ -82,6 +83,9 @@ class DeliveryKind(StrEnum):
     ANSWERED_DM = "answered_dm"  # an escalation DM edited to say who answered it (no buttons left)
     REMINDER_DM = "reminder_dm"  # to the owner, before the close deadline
     ASSIGNED_DM = "assigned_dm"  # to the new owner of a reassigned case
+    ANNOUNCEMENT_REFRESH = "announcement_refresh"  # the shout-out edited to show its kudos (coalesced)
+    RECOGNITION_REPLY = "recognition_reply"  # a leader's note, in the shout-out's thread
+    RECOGNITION_DM = "recognition_dm"  # the same note, to the person who closed the loop
 
 
 DM_KINDS = (DeliveryKind.ESCALATION_DM, DeliveryKind.REMINDER_DM, DeliveryKind.ASSIGNED_DM)

@@ -26,12 +26,15 @@ class ActionId(StrEnum):
     ESCALATION_ACK = "escalation_ack"
     ESCALATION_REASSIGN = "escalation_reassign"
     ESCALATION_SNOOZE = "escalation_snooze"
+    GIVE_KUDOS = "announcement_kudos"
+    RECOGNISE = "announcement_recognise"
 
 
 class CallbackId(StrEnum):
     CLOSE_MODAL = "case_close_modal"
     CONTACT_MODAL = "case_contact_modal"
     HAND_OVER_MODAL = "case_hand_over_modal"
+    RECOGNISE_MODAL = "announcement_recognise_modal"
 
 
 class BadPayload(ValueError):

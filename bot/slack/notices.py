@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.policy import Policy
+from bot.domain.recognition import Applause
 from bot.domain.records import CaseSnapshot, EventRecord
 from bot.domain.scoring import category_label, score_label
 from bot.domain.vocabulary import Category, EventKind
@@ -12,6 +13,7 @@ from bot.slack import kit
 from bot.slack.case_message import FeedbackLike, Message, customer_line, public_comment, score_headline
 from bot.slack.deadline_text import reminder_reply
 from bot.slack.labels import CONTACT_CHANNELS, OUTCOMES, label
+from bot.slack.recognition import applause_blocks
 from bot.slack.text import duration, escape, quoted_excerpt
 
 REPLY_NOTE_LIMIT = 2000  # leaves room in the 3,000 of a section for the line above it
@@ -83,8 +85,11 @@ def thread_reply(event: EventRecord, case: CaseSnapshot, policy: Policy) -> Mess
     return Message(text=text, blocks=[kit.section(text)])
 
 
-def announcement(event: EventRecord, case: CaseSnapshot, policy: Policy) -> Message:
-    """A shout-out naming the person who closed the loop; quotes the customer only if allowed."""
+def announcement(
+    event: EventRecord, case: CaseSnapshot, policy: Policy, applause: Applause | None = None
+) -> Message:
+    """A shout-out naming the person who closed the loop; quotes the customer only if allowed.
+    Edited in place as kudos and recognitions come in (`applause`), with the buttons to give them."""
     who = f"<@{event.actor}>"
     took = duration((event.at - case.created_at).total_seconds())
     outcome = label(OUTCOMES, event.details.get("outcome"))
@@ -105,6 +110,7 @@ def announcement(event: EventRecord, case: CaseSnapshot, policy: Policy) -> Mess
             f"Remedy: {escape(event.details.get('remedy'))} · Case #{case.id} in {channel_link}"
         )
     )
+    blocks.extend(applause_blocks(case.id, case.version, applause or Applause()))
     return Message(text=f"Loop closed by {who} in {took} — {outcome}", blocks=blocks)
 
 

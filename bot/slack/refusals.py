@@ -5,6 +5,7 @@ The domain decides with codes; how they read (and the mentions in them) is Slack
 from __future__ import annotations
 
 from bot.domain.lifecycle import ESCALATION_ANSWERS, Action, Code, Refusal
+from bot.domain.recognition import Refused
 
 # What the owner alone may do, as the end of "Only the owner, <@U>, can …".
 _DOING: dict[Action, str] = {
@@ -62,3 +63,17 @@ def words(refusal: Refusal) -> str:
             return "Nothing to snooze."
         case Code.SNOOZE_NOT_OFFERED:
             return "That snooze time is not offered any more — pick one from the list."
+
+
+def recognition_words(refused: Refused) -> str:
+    """Why a kudos or a recognition was not taken, as the person who pressed is told."""
+    match refused:
+        case Refused.NOT_ANNOUNCED:
+            return "This shout-out is not in Slack any more — nothing to applaud here."
+        case Refused.OWN_LOOP:
+            return "That is your own loop — kudos and recognition are for others to give you. 🙂"
+        case Refused.NOT_A_LEADER:
+            return (
+                "Only this department's managers and the recognition leaders named in the policy "
+                "can recognise a loop. Give kudos instead!"
+            )
