@@ -18,7 +18,7 @@ from bot.slack.modals import FormErrors
 from bot.slack.recognition import parse_recognition, recognise_modal
 from bot.slack.refusals import recognition_words
 from handlers import payloads
-from handlers.case_buttons import tell
+from handlers.answers import tell
 
 
 def _refusal_view(text: str) -> dict[str, Any]:
