@@ -44,7 +44,7 @@ pytestmark = [pytest.mark.process, pytest.mark.skipif(sys.platform == "win32", r
 CHANNELS = ("C0SUPPORT", "C0BILLING", "C0PRODUCT", "C0WINS")
 LEASE_SECONDS = 120  # a lease's length once: the restart below moves its clock past even that
 RESTART_AHEAD = LEASE_SECONDS + 60
-# bot/outbox/leases.py LEASE_SECONDS (6 s) plus start-up and a sweep's come-back: far below 120 s
+# bot/outbox/leases.py LEASE_SECONDS (4 s) plus start-up and a sweep's come-back: far below 120 s
 LEASE_AFTER_KILL = 12.0
 WORKERS = 6
 

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 6.0  # a dead process's cases are free again after at most this
-RENEW_SECONDS = 2.0  # three chances to renew before a lease runs out
+LEASE_SECONDS = 4.0  # a dead process's cases are free again after at most this
+RENEW_SECONDS = 1.3  # three chances to renew before a lease runs out
 
 # (case id, the expiry this process holds, the new expiry) -> True when renewed
 Renew = Callable[[int, datetime, datetime], bool]
