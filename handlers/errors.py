@@ -8,11 +8,31 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
 
 from bot.slack.actions import BadPayload
+from handlers import payloads
 from handlers.payload_shape import shape_problem
 
 log = logging.getLogger("closeloop.errors")
+
+
+def _tell(client: WebClient, body: Any, text: str) -> None:
+    """Through the request's response_url when it has one (no channel membership needed, like
+    handlers.answers.tell), else an ephemeral message in the channel."""
+    if not isinstance(body, dict):
+        return
+    response_url = payloads.response_url(body)
+    if response_url is not None:  # Slack's, from a signed request (as Bolt's own respond uses it)
+        WebhookClient(response_url, timeout=5).send(
+            text=text, response_type="ephemeral", replace_original=False
+        )
+        return
+    user, channel = body.get("user"), body.get("channel")
+    user_id = user.get("id") if isinstance(user, dict) else None
+    channel_id = channel.get("id") if isinstance(channel, dict) else None
+    if isinstance(user_id, str) and isinstance(channel_id, str):
+        client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
 
 
 def register(app: App) -> None:
@@ -26,15 +46,9 @@ def register(app: App) -> None:
             return BoltResponse(status=200, body="")
         error_id = uuid.uuid4().hex[:8]
         log.error("unexpected error %s while handling a %s payload", error_id, kind, exc_info=error)
-        user = (body.get("user") or {}).get("id") if isinstance(body, dict) else None
-        channel = (body.get("channel") or {}).get("id") if isinstance(body, dict) else None
-        if isinstance(user, str) and isinstance(channel, str):
-            try:
-                client.chat_postEphemeral(
-                    channel=channel,
-                    user=user,
-                    text=f"Something went wrong on our side (error id {error_id}).",
-                )
-            except Exception:  # the person still gets Slack's own error; the log has the details
-                log.warning("could not tell %s about error %s", user, error_id)
+        text = f"Something went wrong on our side (error id {error_id})."
+        try:
+            _tell(client, body, text)
+        except Exception:  # the person still gets Slack's own error; the log has the details
+            log.warning("could not tell the person about error %s", error_id)
         return BoltResponse(status=200, body="")

@@ -41,3 +41,20 @@ def test_a_members_refusal_still_reaches_them(stack):
     click(stack, "U0BOB", case, "case_release")
     (told,) = stack.simulator.ephemerals("U0BOB")
     assert told.text == "Only the owner, <@U0ALICE>, can release it."
+
+
+def test_an_unexpected_error_is_told_with_its_id_even_to_a_non_member(stack, monkeypatch, caplog):
+    stack.simulator.add_user(NEWCOMER, "newbie", "Nia Newcomer")
+    case = steps.open_case(stack)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the database said something odd")
+
+    monkeypatch.setattr(stack.runtime.repository, "claim", broken)
+    stack.slack.click(NEWCOMER, case.slack_channel, case.slack_ts, "case_claim")
+    stack.settle()
+    (logged,) = [r for r in caplog.records if r.name == "closeloop.errors" and r.levelname == "ERROR"]
+    error_id = logged.getMessage().split()[2]
+    (answer,) = stack.simulator.responses
+    assert answer.payload["text"] == f"Something went wrong on our side (error id {error_id})."
+    assert answer.payload["response_type"] == "ephemeral"
