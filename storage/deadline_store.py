@@ -11,7 +11,7 @@ shows them overdue. A sweep runs such batches until nothing is due (bot.app.dead
 Exactly once across processes: a case's due rows are only read and changed by whoever holds the
 case row (PostgreSQL; SQLite serialises writers), and are read again once it is held, so another
 process either skips the locked case or, once it commits, finds nothing due. Nothing here talks
-to Slack: the publisher sends the outbox.
+to Slack: the outbox worker sends them.
 """
 
 from __future__ import annotations

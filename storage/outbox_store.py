@@ -9,7 +9,7 @@ can neither renew nor free someone else's. (The `sync_*` columns of `cases` keep
 names: renaming them needs a migration.)
 
 The "owed" condition is written exactly as the partial index `ix_cases_owed` is (`OWED`), so the
-publisher's scan reads only owed rows, whatever the history; `ix_cases_leased` holds only cases
+outbox worker's scan reads only owed rows, whatever the history; `ix_cases_leased` holds only cases
 leased now, so finding leases to come back for after a crash costs nothing either.
 """
 

@@ -1,5 +1,5 @@
 """The deadline sweep: APScheduler calls it every `sla.sweep_every`; it turns due deadline rows
-into history and outbox rows (storage.deadline_store), then asks the publisher to send them.
+into history and outbox rows (storage.deadline_store), then asks the outbox to send them.
 
 It works in batches, one transaction each, until nothing is due or its time is up, so a thousand
 due cases go out in one sweep while no transaction holds its locks for long. It holds no state of

@@ -196,7 +196,7 @@ def clicks(bench: Bench, label: str) -> None:
         wait_until(lambda: len(case_posts(simulator.calls)) >= 20, timeout=60, interval=0.05)
         posts = [ps[0] for _, ps in sorted(case_posts(simulator.calls).items())][:20]
         fresh_ids = {p.case_id for p in posts}
-        time.sleep(0.5)  # the publisher is done with these posts
+        time.sleep(0.5)  # the outbox is done with these posts
         results: list[tuple[float, DriverResult] | None] = [None] * len(posts)
         barrier = threading.Barrier(len(posts))
 
