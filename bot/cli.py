@@ -53,8 +53,34 @@ def _schema(settings: Settings) -> tuple[str | None, str | None]:
         ) from None
 
 
+def _empty_sqlite(url: str) -> bool:
+    """A SQLite database with no tables at all: a new file (or none yet) that nothing has used."""
+    from sqlalchemy import create_engine, inspect, pool
+    from sqlalchemy.engine import make_url
+
+    from storage.db import normalise_url
+
+    if make_url(normalise_url(url)).get_backend_name() != "sqlite":
+        return False
+    engine = create_engine(normalise_url(url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return not inspect(connection).get_table_names()
+    finally:
+        engine.dispose()
+
+
 def _require_current_schema(settings: Settings) -> None:
+    """A new, empty SQLite file gets the schema at once: the embedded default needs no extra step.
+    Anything else is left to `closeloop db upgrade`, a step the admin takes knowingly (a backup
+    first): an outdated schema, and PostgreSQL always."""
     current, head = _schema(settings)
+    if current is None and _empty_sqlite(settings.database_url):
+        from storage.migrate import upgrade
+
+        upgrade(settings.database_url)
+        log.info("created the database schema (%s) in the new SQLite file at DATABASE_URL", head)
+        current, head = _schema(settings)
     if current != head:
         raise SettingsError(
             f"the database at DATABASE_URL is at schema {current or 'none'}, this version needs {head} "

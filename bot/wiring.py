@@ -46,6 +46,7 @@ from handlers import (
     case_buttons,
     channel_events,
     commands,
+    comment_button,
     errors,
     escalation_buttons,
     event_dedupe,
@@ -56,6 +57,7 @@ from handlers import (
 )
 from handlers.intake import IntakeEndpoint
 from storage.admin_alerts import AdminAlerts
+from storage.customer_history import CustomerHistories
 from storage.db import Database, log_failure
 from storage.deadline_store import DeadlineStore
 from storage.outbox_store import OutboxStore
@@ -218,6 +220,7 @@ def build_runtime(
         alerter=AdminAlerter(policy=policy, sender=sender, clock=clock, seen=AdminAlerts(database)),
         renderers=with_recognition(RENDERERS, RecognitionStore(database)),
         metrics=metrics,
+        history=CustomerHistories(database).of,
     )
     outbox_queue = OutboxQueue(outbox_worker, come_back_later=come_back_later)
     after_click = partial(outbox_queue.request, priority=Priority.CLICK)  # a click's edit goes first
@@ -261,7 +264,7 @@ def build_runtime(
         logger=bolt_logger(),
     )
     payload_shape.register(bolt_app)  # before any listener is matched
-    for module in (case_buttons, escalation_buttons, modal_submissions, commands, home):
+    for module in (case_buttons, escalation_buttons, modal_submissions, commands, home, comment_button):
         module.register(bolt_app, services)
     recognition_buttons.register(bolt_app, services)
 

@@ -65,7 +65,11 @@ class Feedback(Base):
     """One survey response, upserted on (survey, external_id) because survey tools re-send updates."""
 
     __tablename__ = "feedback"
-    __table_args__ = (UniqueConstraint("survey", "external_id", name="uq_feedback_survey_external_id"),)
+    __table_args__ = (
+        UniqueConstraint("survey", "external_id", name="uq_feedback_survey_external_id"),
+        # A case message shows the customer's earlier responses (storage.customer_history).
+        Index("ix_feedback_customer_id", "customer_id", "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str] = mapped_column(String(200))

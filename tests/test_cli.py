@@ -67,12 +67,33 @@ def test_run_with_a_broken_policy_names_file_field_and_fix(clean_env, capsys, tm
 
 
 def test_run_refuses_an_outdated_database(clean_env, capsys, tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    upgrade(url, "0002")  # a database an older closeloop used: only `db upgrade` may change it
     (tmp_path / ".env").write_text(
         "SLACK_BOT_TOKEN=xoxb-1\nSLACK_SIGNING_SECRET=s\nCLOSELOOP_INTAKE_TOKEN=0123456789abcdef\n"
-        f"CLOSELOOP_POLICY={EXAMPLE}\nDATABASE_URL=sqlite:///{tmp_path / 'new.sqlite3'}\n"
+        f"CLOSELOOP_POLICY={EXAMPLE}\nDATABASE_URL={url}\n"
     )
     assert cli.main(["run"]) == 2
-    assert "run `closeloop db upgrade` first" in capsys.readouterr().err
+    assert "is at schema 0002" in capsys.readouterr().err
+    assert cli.main(["db", "status"]) == 1  # and it was left as it was
+
+
+def test_run_refuses_a_sqlite_file_with_tables_but_no_schema_version(clean_env, capsys, tmp_path):
+    """Not empty, so not ours to fill in: maybe the wrong file; nothing is created in it."""
+    import sqlite3
+
+    path = tmp_path / "other.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE invoices (id INTEGER)")
+    (tmp_path / ".env").write_text(
+        "SLACK_BOT_TOKEN=xoxb-1\nSLACK_SIGNING_SECRET=s\nCLOSELOOP_INTAKE_TOKEN=0123456789abcdef\n"
+        f"CLOSELOOP_POLICY={EXAMPLE}\nDATABASE_URL=sqlite:///{path}\n"
+    )
+    assert cli.main(["run"]) == 2
+    assert "is at schema none" in capsys.readouterr().err
+    with sqlite3.connect(path) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"invoices"}
 
 
 def test_run_socket_mode_needs_an_app_token(clean_env, capsys, tmp_path):
@@ -90,7 +111,7 @@ def test_db_upgrade_creates_the_schema(clean_env, capsys, tmp_path):
     shown = capsys.readouterr()
     assert "database schema: empty" in shown.out and "run `closeloop db upgrade`" in shown.err
     assert cli.main(["db", "upgrade"]) == 0
-    assert "database schema: 0006 (latest: 0006)" in capsys.readouterr().out
+    assert "database schema: 0007 (latest: 0007)" in capsys.readouterr().out
     assert cli.main(["db", "status"]) == 0
 
 
@@ -172,7 +193,7 @@ def test_check_says_the_schema_is_outdated(tmp_path):
     lines: list[str] = []
     environ = {"CLOSELOOP_POLICY": str(EXAMPLE), "DATABASE_URL": url}
     assert run_check(load_settings(environ, None), None, out=lines.append) == 1
-    assert "✗ the database schema is 0002, this version needs 0006 — run `closeloop db upgrade`" in lines[-1]
+    assert "✗ the database schema is 0002, this version needs 0007 — run `closeloop db upgrade`" in lines[-1]
 
 
 def test_the_demo_runs_the_whole_loop(tmp_path):
@@ -183,6 +204,10 @@ def test_the_demo_runs_the_whole_loop(tmp_path):
     assert "<!channel> is anyone there?" in shown  # shown as text: it was escaped on the way in
     assert "🎉 *Loop closed!* @Alice Agent followed up with *Dana Scully · Acme Corp*" in shown
     assert "in *2 h 18 min*" in shown
+    assert (
+        "  11:30  Omar claims the billing case" in shown
+        and "↳ [11:30] closeloop [APP]\n        👤 @Omar" in shown
+    )
     assert (
         "↳ [09:51] closeloop [APP]\n        👤 @Alice Agent claimed this case." in shown
     )  # Slack's clock is the story's
@@ -278,3 +303,24 @@ def test_an_unreachable_database_is_one_clear_line_without_the_password(clean_en
         err.startswith("closeloop: DATABASE_URL in the environment or .env (") and "cannot be opened" in err
     )
     assert "s3cret" not in err and len(err.splitlines()) == 1
+
+
+def test_the_demo_narrates_the_times_its_messages_show_and_the_readme_shows_its_output(tmp_path):
+    import re
+
+    lines: list[str] = []
+    assert run_demo(database_path=str(tmp_path / "demo.sqlite3"), say=lines.append) == 0
+    shown = "\n".join(lines).splitlines()
+    narrated = {m.group(1) for line in shown if (m := re.match(r"^  (\d\d:\d\d)  ", line))}
+    stamped = {m.group(1) for line in shown if (m := re.search(r"\[(\d\d:\d\d)\] closeloop", line))}
+    assert stamped and stamped <= narrated, f"messages at {sorted(stamped - narrated)} that no step narrates"
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```", readme.index("## What the demo shows")) + 4
+    excerpt = readme[start : readme.index("```", start)].splitlines()
+    missing = [line for line in excerpt if line.strip() != "..." and line not in shown]
+    assert missing == [], "README's demo excerpt is not what the demo prints"
+
+
+def test_postgresql_is_never_migrated_implicitly():
+    """Only SQLite files are filled in by `run`: this answers without connecting anywhere."""
+    assert cli._empty_sqlite("postgresql://closeloop:s3cret@127.0.0.1:1/nowhere") is False

@@ -198,3 +198,19 @@ def test_announced_outcomes_default_to_successes_and_must_be_outcomes(raw_policy
     raw_policy["announcements"]["outcomes"] = ["resolved", "won"]
     (problem,) = problems(raw_policy)
     assert problem.startswith("policy.yml: announcements.outcomes[1]: ") and "'resolved'" in problem
+
+
+@pytest.mark.parametrize("currency", ["EUR", "CHF", "€", "$", "US$", "£"])
+def test_a_currency_is_a_code_or_a_short_symbol(raw_policy, currency):
+    raw_policy["cases"]["currency"] = currency
+    assert parse_policy(raw_policy, "policy.yml").cases.currency == currency
+
+
+@pytest.mark.parametrize("currency", ["eur", "Euro", "EURO", "<!here>", "€€€€", "&", "12", "*"])
+def test_a_currency_that_is_neither_says_file_field_and_fix(raw_policy, currency):
+    raw_policy["cases"]["currency"] = currency
+    (line,) = problems(raw_policy)
+    assert line == (
+        f"policy.yml: cases.currency: {currency!r} is not a currency — use an ISO 4217 code of three "
+        "capital letters (EUR, USD) or a symbol of at most 3 characters (€, $, US$)"
+    )

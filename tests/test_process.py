@@ -97,3 +97,44 @@ def test_run_serves_posts_and_stops_on_sigterm(tmp_path):
     assert "connected to Slack as closeloop" in output
     assert "received SIGTERM: finishing in-flight work" in output
     assert len(simulator.calls_to("chat.postMessage")) == 1
+
+
+@pytest.mark.process
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM")
+def test_the_first_run_on_a_new_sqlite_file_creates_the_schema(tmp_path):
+    """The embedded default needs no `closeloop db upgrade`: `run` creates a new file's schema."""
+    from storage.migrate import pending
+
+    path = tmp_path / "first.sqlite3"
+    port = free_port()
+    with SlackSimulator(bot_token="xoxb-first", signing_secret="first-secret") as simulator:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CLOSELOOP_"))},
+            "SLACK_BOT_TOKEN": simulator.bot_token,
+            "SLACK_SIGNING_SECRET": simulator.signing_secret,
+            "SLACK_API_URL": simulator.api_url,
+            "DATABASE_URL": f"sqlite:///{path}",
+            "CLOSELOOP_POLICY": str(EXAMPLE),
+            "CLOSELOOP_INTAKE_TOKEN": "intake-token-0123456789",
+            "PORT": str(port),
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", "--host", "127.0.0.1"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            assert wait_until(lambda: healthy(f"http://127.0.0.1:{port}")), "closeloop run did not come up"
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 0, output
+    assert "created the database schema" in output
+    current, head = pending(f"sqlite:///{path}")
+    assert current == head is not None

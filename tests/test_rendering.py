@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 
 from bot.devkit.simulator import validate_blocks, validate_message_text, validate_view
 from bot.domain.policy import Privacy
-from bot.domain.records import CaseSnapshot, EventRecord
+from bot.domain.records import CaseSnapshot, CustomerHistory, EarlierResponse, EventRecord
 from bot.domain.vocabulary import CaseStatus, EventKind, Step
 from bot.slack import kit
 from bot.slack.case_message import Message, case_message, contact_card
 from bot.slack.deadline_text import assigned_dm, escalation_answered, escalation_dm, reminder_dm
-from bot.slack.modals import close_modal, contact_modal
+from bot.slack.modals import close_modal, contact_modal, full_comment_modal
 from bot.slack.notices import announcement, promoter_notice, thread_reply
 from tests.support.examples import examples
 
@@ -150,3 +150,46 @@ def test_thread_replies_shout_outs_and_direct_messages_fit_and_are_inert(case, k
 def test_modals_fit(case, policy):
     assert validate_view(close_modal(replace(case, status="claimed"), policy)) == []
     assert validate_view(contact_modal(case)) == []
+
+
+@st.composite
+def histories(draw) -> CustomerHistory:
+    earlier = draw(
+        st.lists(
+            st.builds(
+                EarlierResponse,
+                score=st.integers(0, 10),
+                received_at=st.datetimes(
+                    min_value=datetime(2020, 1, 1), max_value=datetime(2026, 11, 23), timezones=st.just(UTC)
+                ),
+                case_status=st.sampled_from([None, *CaseStatus]),
+                case_outcome=st.sampled_from([None, "resolved", "unreachable", "partly_resolved"]),
+            ),
+            min_size=1,
+            max_size=50,
+        )
+    )
+    return CustomerHistory(earlier_count=len(earlier) + draw(st.integers(0, 10**6)), earlier=tuple(earlier))
+
+
+@settings(max_examples=examples(50), deadline=None)
+@given(case=cases(), history=histories())
+def test_case_messages_with_a_customers_past_fit_and_are_inert(case, history, policy):
+    message = case_message(case, policy, NOW, history)
+    check_message(message)
+    assert any(
+        e["text"].startswith("🗂️") for b in message.blocks if b["type"] == "context" for e in b["elements"]
+    )
+    with_currency = policy.model_copy(update={"cases": policy.cases.model_copy(update={"currency": "US$"})})
+    check_message(case_message(case, with_currency, NOW, history))
+
+
+@settings(max_examples=examples(50), deadline=None)
+@given(case=cases())
+def test_the_full_comment_modal_fits_and_is_inert(case, policy):
+    masked = policy.model_copy(update={"privacy": Privacy(mask_contact_details=True)})
+    for shown_with in (policy, masked):
+        view = full_comment_modal(case, shown_with)
+        assert validate_view(view) == []
+        for value in re.findall(r"'text': '((?:[^'\\]|\\.)*)'", str(view["blocks"])):
+            assert_inert(value)

@@ -44,6 +44,10 @@ class CaseQueries:
         self.policy = policy
         self.clock = clock
 
+    def case(self, case_id: int) -> CaseSnapshot | None:
+        """One case as it is now (None if there is no such case), e.g. to show its whole comment."""
+        return self.repository.find_case(case_id)
+
     def open_cases_of(self, user: str, limit: int) -> CaseList:
         """The user's open cases, oldest first."""
         return CaseList(*self.repository.open_cases_of(user, limit=limit))

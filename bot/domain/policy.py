@@ -30,6 +30,9 @@ class HasDepartment(Protocol):
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 USER_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+# At least one character that is not a letter or digit ("€", "US$"), and none mrkdwn would act on.
+CURRENCY_SYMBOL = re.compile(r"(?=.*[^\w\s])[^\s<>&*_~`]+")
 # Slack option text is capped at 75 characters; root causes and remedies appear as options.
 OptionLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=75)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
@@ -123,6 +126,22 @@ class CasesPolicy(_Strict):
     priority: dict[Category, Priority] = Field(default_factory=_default_priorities)
     raise_priority: list[PriorityRule] = Field(default_factory=list)
     others: LighterPath = Field(default_factory=LighterPath)
+    # How customer values are labelled on case messages: an ISO 4217 code ("EUR") or a symbol ("€").
+    currency: str | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _check_currency(cls, value: str | None) -> str | None:
+        """A label next to a number, not a sentence: a code, or a short symbol with no mrkdwn in it."""
+        if value is None:
+            return None
+        value = value.strip()
+        if CURRENCY_CODE.fullmatch(value) or (len(value) <= 3 and CURRENCY_SYMBOL.fullmatch(value)):
+            return value
+        raise ValueError(
+            f"{value!r} is not a currency — use an ISO 4217 code of three capital letters (EUR, USD) "
+            "or a symbol of at most 3 characters (€, $, US$)"
+        )
 
 
 class Announcements(_Strict):

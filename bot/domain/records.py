@@ -219,3 +219,28 @@ class SweepDecision:
     fire: tuple[Firing, ...] = ()
     supersede: tuple[int, ...] = ()
     cancel: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class EarlierResponse:
+    """One of the customer's responses before the one a case is about, and its case if it had one."""
+
+    score: int
+    received_at: datetime
+    case_status: str | None = None
+    case_outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerHistory:
+    """What came before from the same customer id, newest first, so the owner of a case sees
+    whether this customer has been unhappy (or happy) before. `earlier_count` counts them all;
+    `earlier` holds at most the newest few of them."""
+
+    earlier_count: int
+    earlier: tuple[EarlierResponse, ...]
+
+    @property
+    def ordinal(self) -> int:
+        """Which response of the customer's this one is: 1 for the first."""
+        return self.earlier_count + 1

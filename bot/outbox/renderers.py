@@ -20,7 +20,7 @@ from typing import Protocol
 
 from bot.domain.outbox_rules import moot_reason
 from bot.domain.policy import HasDepartment, Policy
-from bot.domain.records import CaseSnapshot, DeliveryRecord, EventRecord
+from bot.domain.records import CaseSnapshot, CustomerHistory, DeliveryRecord, EventRecord
 from bot.domain.vocabulary import DeliveryKind
 from bot.outbox.sender import Edit, Post
 from bot.slack.case_message import FeedbackLike, Message, case_message
@@ -125,9 +125,11 @@ class Renderer:
     after_case_message: bool = True
 
 
-def case_message_rendering(case: CaseSnapshot, policy: Policy, now: datetime) -> Post | Edit:
+def case_message_rendering(
+    case: CaseSnapshot, policy: Policy, now: datetime, history: CustomerHistory | None = None
+) -> Post | Edit:
     """The case message: posted to its department's channel once, then edited in place."""
-    message = case_message(case, policy, now)
+    message = case_message(case, policy, now, history)
     if case.slack_ts is None or case.slack_channel is None:
         return Post(policy.department_of(case).channel, message)
     return Edit(case.slack_channel, case.slack_ts, message)

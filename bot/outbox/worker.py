@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.policy import Policy
-from bot.domain.records import CaseSnapshot, DeliveryRecord
+from bot.domain.records import CaseSnapshot, CustomerHistory, DeliveryRecord
 from bot.outbox.alerts import AdminAlerter
 from bot.outbox.failures import (
     ADMIN_RETRY,
@@ -86,6 +86,7 @@ class OutboxWorker:
         renderers: Mapping[str, Renderer] = RENDERERS,
         run_units: Callable[[Sequence[Unit]], None] = in_turn,
         metrics: Metrics | None = None,
+        history: Callable[[CaseSnapshot], CustomerHistory | None] | None = None,
     ) -> None:
         self.repository = repository
         self.store = store
@@ -98,6 +99,8 @@ class OutboxWorker:
         self.renderers = renderers
         self.run_units = run_units
         self.metrics = metrics
+        # The customer's earlier responses, read once per render (None: the message shows none).
+        self.history = history or (lambda _case: None)
         self.leases = LeaseKeeper(store.renew_case_lease, clock, lease_seconds=lease_seconds)
         # Told when pacing put work off (case id, or None for notices; seconds): the queue comes
         # back then instead of leaving it to the next sweep.
@@ -195,7 +198,7 @@ class OutboxWorker:
         """Edits coalesce: whatever changed since, one edit shows the case as it is now."""
         while case.slack_ts is None or case.message_version < case.version:
             self.leases.check(case.id)
-            rendering = case_message_rendering(case, self.policy, self.clock())
+            rendering = case_message_rendering(case, self.policy, self.clock(), self.history(case))
             if isinstance(rendering, Post):
                 self._post_case_message(case, rendering)
             else:

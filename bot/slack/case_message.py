@@ -10,13 +10,13 @@ from typing import Any, Protocol
 from bot.domain.deadlines import next_deadline
 from bot.domain.policy import Policy
 from bot.domain.privacy import contact_details, mask_email, mask_text
-from bot.domain.records import CaseSnapshot
+from bot.domain.records import CaseSnapshot, CustomerHistory
 from bot.domain.scoring import category_label, score_label
 from bot.domain.vocabulary import CaseStatus, Category
 from bot.slack import kit
 from bot.slack.actions import ActionId, CaseRef
 from bot.slack.labels import CATEGORY_EMOJI, CONTACT_CHANNELS, OUTCOMES, PRIORITIES, STATUSES, STEPS, label
-from bot.slack.text import escape, escaped_excerpt, quoted_excerpt, slack_date
+from bot.slack.text import escape, escaped_excerpt, quote, quoted_excerpt, slack_date
 
 COMMENT_LIMIT = 2500  # of a section's 3,000, leaving room for the quote marks and cut marker
 NOTE_LIMIT = 1200
@@ -76,8 +76,12 @@ def score_headline(feedback: FeedbackLike) -> str:
     )
 
 
-def money(value: Decimal | None) -> str:
-    return "—" if value is None else f"{value:,.0f}" if value == value.to_integral() else f"{value:,.2f}"
+def money(value: Decimal, currency: str | None = None) -> str:
+    """12,000 EUR or €12,000: a code after the amount, a symbol before it (the policy's choice)."""
+    amount = f"{value:,.0f}" if value == value.to_integral() else f"{value:,.2f}"
+    if not currency:
+        return amount
+    return f"{amount} {currency}" if currency.isalpha() else f"{escape(currency)}{amount}"
 
 
 def headline(case: CaseSnapshot) -> str:
@@ -86,9 +90,14 @@ def headline(case: CaseSnapshot) -> str:
 
 def _comment_block(case: CaseSnapshot, policy: Policy) -> dict[str, Any]:
     comment = public_comment(case.comment, policy)
-    if comment:
-        return kit.section(quoted_excerpt(comment, COMMENT_LIMIT), block_id="comment")
-    return kit.section("_No comment left — a call is the way to learn why._", block_id="comment")
+    if not comment:
+        return kit.section("_No comment left — a call is the way to learn why._", block_id="comment")
+    shown = quoted_excerpt(comment, COMMENT_LIMIT)
+    block = kit.section(shown, block_id="comment")
+    if shown != quote(escape(comment)):  # cut: the rest is one click away
+        value = CaseRef(case_id=case.id, version=case.version).encode()
+        block["accessory"] = kit.button("Full comment", ActionId.FULL_COMMENT, value)
+    return block
 
 
 def _detail_fields(case: CaseSnapshot, policy: Policy) -> list[str]:
@@ -100,15 +109,50 @@ def _detail_fields(case: CaseSnapshot, policy: Policy) -> list[str]:
         case.received_at.strftime("%Y-%m-%d %H:%M UTC"),
         tokens="{date_short_pretty} {time} ({ago})",
     )
-    return [
-        f"*Customer*\n{customer_line(case, policy)}{email}",
-        f"*Segment · value*\n{escaped_excerpt(case.customer_segment, FIELD_LIMIT) or '—'} · "
-        f"{money(case.customer_value)}",
-        f"*Tags*\n{escaped_excerpt(', '.join(case.tags), FIELD_LIMIT) or '—'}",
-        f"*Touchpoint*\n{escaped_excerpt(case.touchpoint, FIELD_LIMIT) or '—'}",
-        f"*Received*\n{received}",
-        f"*Department · priority*\n{escape(department)} · {label(PRIORITIES, case.priority)}",
-    ]
+    # Rows with nothing to say are left out: at most 6 of a section's 10 fields.
+    segment = escaped_excerpt(case.customer_segment, FIELD_LIMIT)
+    value = None if case.customer_value is None else money(case.customer_value, policy.cases.currency)
+    fields = [f"*Customer*\n{customer_line(case, policy)}{email}"]
+    if segment and value:
+        fields.append(f"*Segment · value*\n{segment} · {value}")
+    elif segment or value:
+        fields.append(f"*Segment*\n{segment}" if segment else f"*Value*\n{value}")
+    if case.tags:
+        fields.append(f"*Tags*\n{escaped_excerpt(', '.join(case.tags), FIELD_LIMIT)}")
+    if case.touchpoint:
+        fields.append(f"*Touchpoint*\n{escaped_excerpt(case.touchpoint, FIELD_LIMIT)}")
+    fields.append(f"*Received*\n{received}")
+    fields.append(f"*Department · priority*\n{escape(department)} · {label(PRIORITIES, case.priority)}")
+    return fields
+
+
+def ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number:,}{suffix}"
+
+
+def history_line(history: CustomerHistory | None, received_at: datetime) -> str | None:
+    """ "3rd response · was 9 in March · 1 earlier case (resolved)": whether this customer has been
+    here before, and how it went. Our own words and numbers only: nothing to escape."""
+    if history is None or not history.earlier:
+        return None
+    last = history.earlier[0]
+    month = last.received_at.strftime("%B" if last.received_at.year == received_at.year else "%B %Y")
+    parts = [f"{ordinal(history.ordinal)} response", f"was {last.score} in {month}"]
+    counts: dict[str, int] = {}
+    for earlier in history.earlier:
+        if earlier.case_status is not None:
+            closed = earlier.case_status == CaseStatus.CLOSED
+            what = label(OUTCOMES, earlier.case_outcome).lower() if closed else "open"
+            counts[what] = counts.get(what, 0) + 1
+    cases = sum(counts.values())
+    if cases:
+        more = "+" if len(history.earlier) < history.earlier_count else ""
+        ordered = sorted(counts.items(), key=lambda item: item[0] == "open")  # how they ended, then open
+        how = ", ".join(what if cases == 1 else f"{n} {what}" for what, n in ordered)
+        parts.append(f"{cases}{more} earlier case{'s' if cases > 1 or more else ''} ({how})")
+    return "🗂️ " + " · ".join(parts)
 
 
 def _status_line(case: CaseSnapshot) -> str:
@@ -183,9 +227,11 @@ def deadline_line(case: CaseSnapshot, now: datetime) -> str | None:
     return f"⏰ *Next deadline:* {label(STEPS, upcoming.step)} by {when(upcoming.due_at)}"
 
 
-def case_message(case: CaseSnapshot, policy: Policy, now: datetime) -> Message:
+def case_message(
+    case: CaseSnapshot, policy: Policy, now: datetime, history: CustomerHistory | None = None
+) -> Message:
     """`now` decides whether the deadline shown is still ahead or already missed; the sweep
-    re-renders the message when a deadline passes."""
+    re-renders the message when a deadline passes. `history`: the customer's earlier responses."""
     blocks = [
         kit.header(headline(case)),
         _comment_block(case, policy),
@@ -194,6 +240,9 @@ def case_message(case: CaseSnapshot, policy: Policy, now: datetime) -> Message:
             _status_line(case), f"Response `{escaped_excerpt(public_comment(case.external_id, policy), 120)}`"
         ),
     ]
+    past = history_line(history, case.received_at)
+    if past:
+        blocks.append(kit.context(past))
     line = deadline_line(case, now) if policy.sla is not None else None  # no sweep runs without sla
     if line:
         blocks.append(kit.context(line))

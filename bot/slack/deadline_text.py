@@ -53,7 +53,7 @@ def reminder_reply(event: EventRecord, case: CaseSnapshot, policy: Policy) -> st
         return f"⏰ Still unclaimed — it was due to be claimed by {_due_text(details)}. {ask}"
     if event.kind == EventKind.ESCALATED:
         level = details.get("level")
-        whom = "the second level" if level == 2 else "the department's managers"
+        whom = "the second-level contacts" if level == 2 else "the department's managers"
         told = f"{whom} were told" if details.get("recipients") else f"no one to tell ({whom} are not set)"
         return f"🔴 Overdue: {step} was due {_due_text(details)} — {told}."
     if event.kind == EventKind.ACKNOWLEDGED:

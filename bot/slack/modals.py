@@ -14,8 +14,9 @@ from bot.domain.records import CaseSnapshot, CloseDetails
 from bot.domain.vocabulary import ContactChannel, Outcome
 from bot.slack import kit
 from bot.slack.actions import CallbackId, CaseRef
-from bot.slack.case_message import headline
+from bot.slack.case_message import customer_line, headline, public_comment
 from bot.slack.labels import CONTACT_CHANNELS, OUTCOMES
+from bot.slack.text import escaped_pieces
 
 CLOSE_NOTE_MAX = 2000
 CONTACT_NOTE_MAX = 500
@@ -160,6 +161,34 @@ def parse_contact(values: dict[str, Any]) -> ContactDetails:
     if errors:
         raise FormErrors(errors)
     return ContactDetails(channel, note)
+
+
+# A view may hold 100 blocks and 250 KB: a 10,000-character comment escapes to at most 50,000
+# characters (17 sections); the caps only matter for text longer than the intake takes.
+SECTION_TEXT_MAX = 3000
+COMMENT_SECTIONS_MAX = 90
+COMMENT_BYTES_MAX = 200_000
+
+
+def full_comment_modal(case: CaseSnapshot, policy: Policy) -> dict[str, Any]:
+    """The whole comment, for anyone who sees the case message: escaped and masked as it is there."""
+    pieces = escaped_pieces(public_comment(case.comment, policy), SECTION_TEXT_MAX)
+    blocks = [kit.context(f"{headline(case)} · {customer_line(case, policy)}")]
+    size = 0
+    for piece in pieces:
+        size += len(piece.encode())
+        if len(blocks) > COMMENT_SECTIONS_MAX or size > COMMENT_BYTES_MAX:
+            blocks.append(kit.context("_The rest of this comment is too long to show in Slack._"))
+            break
+        blocks.append(kit.section(piece))
+    if not pieces:
+        blocks.append(kit.section("_No comment left._"))
+    return {
+        "type": "modal",
+        "title": kit.plain_text("Full comment", 24),
+        "close": kit.plain_text("Close", 24),
+        "blocks": blocks,
+    }
 
 
 HAND_OVER_REASON_MAX = 500

@@ -74,3 +74,27 @@ def duration(seconds: float) -> str:
 def slack_date(moment_epoch: float, fallback: str, *, tokens: str = "{date_short_pretty} {time}") -> str:
     """Slack renders this in each reader's own time zone; `fallback` shows where it cannot."""
     return f"<!date^{int(moment_epoch)}^{tokens}|{escape(fallback)}>"
+
+
+def escaped_pieces(text: str | None, limit: int) -> list[str]:
+    """All of `text`, escaped, in pieces of at most `limit` characters each (one per section).
+
+    Cut in the raw text, so no entity (`&amp;`) is ever split, and at the last line break or
+    space of a piece where there is one in its second half, so words stay whole."""
+    raw = text or ""
+    pieces: list[str] = []
+    start = 0
+    while start < len(raw):
+        size, end = 0, start
+        while end < len(raw) and size + len(escape(raw[end])) <= limit:
+            size += len(escape(raw[end]))
+            end += 1
+        if end < len(raw):
+            gap = max(raw.rfind("\n", start, end), raw.rfind(" ", start, end))
+            if gap > start + (end - start) // 2:
+                end = gap + 1
+        piece = escape(raw[start:end])
+        if piece.strip():
+            pieces.append(piece)
+        start = end
+    return pieces
