@@ -234,7 +234,7 @@ def build_runtime(
     cases = CaseActions(repository, policy, clock, after_click)
     services = Services(
         policy=policy,
-        intake=IntakeService(repository, policy, clock, after_intake),
+        intake=IntakeService(repository, policy, clock, after_intake, outbox_queue.request),
         cases=cases,
         escalations=EscalationActions(repository, cases, deadlines, policy, clock, after_click),
         queries=CaseQueries(repository, deadlines, policy, clock),

@@ -67,6 +67,7 @@ def register(app: App, services: Services) -> None:
     app.action(ActionId.CLAIM, middleware=first)(change_listener(cases.claim))
     app.action(ActionId.RELEASE, middleware=first)(change_listener(cases.release))
     app.action(ActionId.REOPEN, middleware=first)(change_listener(cases.reopen))
+    app.action(ActionId.CLOSE_WON_BACK, middleware=first)(change_listener(cases.close_won_back))
     app.action(ActionId.LOG_CONTACT, middleware=first)(
         modal_listener(services, Action.LOG_CONTACT, contact_modal)
     )

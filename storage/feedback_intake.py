@@ -25,13 +25,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.domain.records import FEEDBACK_FIELDS, FeedbackData, IntakeOutcome, Triage
-from bot.domain.vocabulary import CaseStatus, DeliveryKind, EventKind
+from bot.domain.turnarounds import SYSTEM_CLOSER, closed_itself_note, is_turnaround
+from bot.domain.vocabulary import CaseStatus, Category, DeliveryKind, EventKind, Outcome
 from storage.db import Database
 from storage.deadline_store import DeadlinePlanner, retire_chains
 from storage.history import delivery_row, new_delivery, record_event
 from storage.models import Case, CaseEvent, Deadline, Delivery, Feedback
 from storage.planning import first_deadline_rows, replan
 from storage.snapshots import snapshot_of
+from storage.turnarounds import closed_itself_reply, earlier_followed_up_detractor, record_turnaround
 
 FEEDBACK = Feedback.__table__
 CASES = Case.__table__
@@ -129,6 +131,8 @@ class FeedbackIntake:
             connection.execute(
                 _INSERT_DELIVERY, delivery_row(DeliveryKind.NOTICE, feedback["id"], None, None, now)
             )
+        if triage.category == Category.PROMOTER:
+            _won_back_by_new_response(connection, feedback, case_id, now)
         return IntakeOutcome(
             feedback_id=feedback["id"],
             case_id=case_id,
@@ -216,6 +220,7 @@ class FeedbackIntake:
             .with_for_update(key_share=True)
         ).one()
         changed_fields: list[str] = []
+        score_before, category_before = feedback.score, feedback.category
         for name, value in _feedback_values(data).items():
             if name in data.provided and getattr(feedback, name) != value:
                 setattr(feedback, name, value)
@@ -230,14 +235,21 @@ class FeedbackIntake:
         feedback.category = triage.category
         case = session.scalar(select(Case).where(Case.feedback_id == feedback.id).with_for_update())
         case_id = case.id if case is not None else None
+        case_before = (case.status, case.category) if case is not None else None
         if case is not None and changed_fields:
-            self._refresh_case(session, case, feedback, triage, changed_fields, now)
+            self._refresh_case(session, case, feedback, triage, changed_fields, score_before, now)
         elif case is None and triage.open_case:
             feedback.department = triage.department
             session.flush()
             values = {column.key: getattr(feedback, column.key) for column in FEEDBACK.columns}
             case_id = self._open_case(session.connection(), values, triage, now)
         session.flush()
+        if triage.category == Category.PROMOTER and category_before != Category.PROMOTER:
+            if case is not None and case_before is not None:
+                self._won_back_by_update(session, case, case_before, score_before, feedback, now)
+            elif case is None:
+                values = {column.key: getattr(feedback, column.key) for column in FEEDBACK.columns}
+                _won_back_by_new_response(session.connection(), values, case_id, now)
         return IntakeOutcome(
             feedback_id=feedback.id,
             case_id=case_id,
@@ -254,9 +266,12 @@ class FeedbackIntake:
         feedback: Feedback,
         triage: Triage,
         changed_fields: list[str],
+        score_before: int,
         now: datetime,
     ) -> None:
         details: dict[str, Any] = {"fields": changed_fields, "revision": feedback.revision}
+        if feedback.score != score_before:  # what the case was opened on shows in its history
+            details["score"] = [score_before, feedback.score]
         if case.category != triage.category:
             details["category"] = [case.category, triage.category]
             case.category = triage.category
@@ -265,9 +280,56 @@ class FeedbackIntake:
         case.version += 1
         case.updated_at = now
         record_event(session, case, INTAKE_ACTOR, EventKind.FEEDBACK_UPDATED, details, now, reply=True)
-        if case.status == CaseStatus.NEW and case.owner_id is None and triage.department != case.department:
+        if case.status == CaseStatus.NEW and case.owner_id is None and not triage.open_case:
+            self._close_itself(session, case, feedback, now)
+        elif case.status == CaseStatus.NEW and case.owner_id is None and triage.department != case.department:
             self._reroute(session, case, feedback, triage.department, now)
         replan(session, self.planner, case, feedback, now, due=True)
+
+    @staticmethod
+    def _close_itself(session: Session, case: Case, feedback: Feedback, now: datetime) -> None:
+        """Nobody claimed it and the new score no longer opens a case (`cases.open_for`): nothing
+        is left to follow up, so it closes as resolved by closeloop, credited to nobody (no owner,
+        no `closed_by`, no shout-out); the replan that follows cancels its deadlines."""
+        note = closed_itself_note(feedback.score)
+        case.status = CaseStatus.CLOSED
+        case.closed_at = now
+        case.outcome = Outcome.RESOLVED
+        case.close_note = note
+        details = {"outcome": Outcome.RESOLVED, "note": note, "closed_itself": True}
+        event = record_event(session, case, SYSTEM_CLOSER, EventKind.CLOSED, details, now, reply=False)
+        closed_itself_reply(session.connection(), case.id, feedback.id, event.id, now)
+
+    @staticmethod
+    def _won_back_by_update(
+        session: Session,
+        case: Case,
+        before: tuple[str, str],
+        score_before: int,
+        feedback: Feedback,
+        now: datetime,
+    ) -> None:
+        """The same response updated to a promoter score after its detractor case was closed by
+        a person: that person won the customer back (an open case is closed as won back by its
+        owner instead, a case that closed itself credits nobody)."""
+        status, category = before
+        if (
+            status != CaseStatus.CLOSED
+            or case.owner_id is None
+            or not is_turnaround(category, feedback.category)
+        ):
+            return
+        record_turnaround(
+            session.connection(),
+            earlier_case_id=case.id,
+            owner_id=case.owner_id,
+            later_feedback_id=feedback.id,
+            from_score=score_before,
+            to_score=feedback.score,
+            contacted_at=case.contacted_at,
+            closed_at=case.closed_at,
+            now=now,
+        )
 
     def _reroute(
         self, session: Session, case: Case, feedback: Feedback, department: str, now: datetime
@@ -291,3 +353,31 @@ class FeedbackIntake:
         case.message_version = 0
         case.post_attempts = 0
         retire_chains(session, case.id, steps=None)  # the new department's people are told afresh
+
+
+def _won_back_by_new_response(
+    connection: Connection, feedback: dict[str, Any], later_case_id: int | None, now: datetime
+) -> None:
+    """A promoter response from a customer whose earlier detractor case someone followed up."""
+    if not feedback.get("customer_id"):
+        return
+    earlier = earlier_followed_up_detractor(
+        connection,
+        customer_id=feedback["customer_id"],
+        survey=feedback["survey"],
+        later_feedback_id=feedback["id"],
+    )
+    if earlier is None:
+        return
+    record_turnaround(
+        connection,
+        earlier_case_id=earlier["id"],
+        owner_id=earlier["owner_id"],
+        later_feedback_id=feedback["id"],
+        from_score=earlier["score"],
+        to_score=feedback["score"],
+        contacted_at=earlier["contacted_at"],
+        closed_at=earlier["closed_at"],
+        now=now,
+        later_case_id=later_case_id,
+    )

@@ -271,3 +271,24 @@ class Recognition(Base):
     closer_id: Mapped[str] = mapped_column(String(50))
     note: Mapped[str] = mapped_column(Text)
     given_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TurnaroundRow(Base):
+    """A detractor won back, credited to the owner of the earlier case: at most one per earlier
+    case, so the celebration is owed once however many processes see the promoter score (the
+    inserter queues it). `later_feedback_id` is the promoter response (a new one, or the same one
+    updated); (owner_id, at) lets a leaderboard count won-back per person and period."""
+
+    __tablename__ = "turnarounds"
+    __table_args__ = (
+        UniqueConstraint("earlier_case_id", name="uq_turnarounds_earlier_case_id"),
+        Index("ix_turnarounds_owner_id_at", "owner_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    earlier_case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    later_feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback.id"))
+    owner_id: Mapped[str] = mapped_column(String(50))
+    from_score: Mapped[int] = mapped_column(Integer)
+    to_score: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -26,7 +26,8 @@ from bot.domain.records import (
     IntakeOutcome,
     Triage,
 )
-from bot.domain.vocabulary import OPEN_STATUSES, CaseStatus, DeliveryKind, EventKind, Step
+from bot.domain.turnarounds import won_back_note
+from bot.domain.vocabulary import OPEN_STATUSES, CaseStatus, DeliveryKind, EventKind, Outcome, Step
 from storage.db import Database
 from storage.deadline_store import (
     DeadlinePlanner,
@@ -39,6 +40,7 @@ from storage.history import new_delivery, record_event
 from storage.models import Case, CaseEvent, Delivery, Feedback
 from storage.planning import replan
 from storage.snapshots import count_and_oldest, snapshot
+from storage.turnarounds import record_turnaround, turnaround_cases
 
 
 class CaseNotFound(LookupError):
@@ -62,6 +64,11 @@ class Repository:
         """Upsert a response and open or refresh its case, in one transaction (see
         storage.feedback_intake)."""
         return self._intake.record(data, decide, now)
+
+    def turnaround_cases(self, later_feedback_id: int) -> list[int]:
+        """Earlier cases the promoter response `later_feedback_id` turned around (storage.turnarounds)."""
+        with self.database.connection() as connection:
+            return turnaround_cases(connection, later_feedback_id)
 
     # ---- case state changes -------------------------------------------------------------------
     # Each is one UPDATE whose condition is the lifecycle table's guard for the action (see
@@ -144,6 +151,54 @@ class Repository:
             announce=announce,
         )
 
+    def close_won_back(
+        self, case_id: int, user_id: str, from_score: int, now: datetime, *, announce: bool
+    ) -> ChangeResult:
+        """The owner closes a case whose customer turned promoter: outcome resolved, no root
+        cause or remedy (none of the policy's lists fits, and none was needed), a note saying
+        why; counted as won back for the owner in the same transaction (storage.turnarounds),
+        whose shout-out is the ordinary one when `announce` (the policy's announced outcomes)."""
+
+        def count_won_back(
+            session: Session, case: Case, feedback: Feedback, event: CaseEvent, now: datetime
+        ) -> None:
+            note = won_back_note(feedback.score)  # the score as it stands when the close is written
+            case.close_note = note
+            event.details = {**event.details, "note": note}
+            record_turnaround(
+                session.connection(),
+                earlier_case_id=case.id,
+                owner_id=user_id,
+                later_feedback_id=feedback.id,
+                from_score=from_score,
+                to_score=feedback.score,
+                contacted_at=case.contacted_at,
+                closed_at=now,
+                now=now,
+                announce=False,  # the close's own shout-out celebrates it
+            )
+
+        details = {"outcome": Outcome.RESOLVED, "won_back": True, "from_score": from_score}
+        return self._guarded_update(
+            Action.WIN_BACK,
+            case_id,
+            user_id,
+            now,
+            values={
+                "status": CaseStatus.CLOSED,
+                "closed_at": now,
+                "closed_by": user_id,
+                "outcome": Outcome.RESOLVED,
+                "root_cause": None,
+                "remedy": None,
+                "customer_informed": None,
+            },
+            kind=EventKind.CLOSED,
+            details=details,
+            announce=announce,
+            after=count_won_back,
+        )
+
     def reopen(
         self, case_id: int, user_id: str, now: datetime, *, expected_owner: str | None
     ) -> ChangeResult:
@@ -157,7 +212,10 @@ class Repository:
             expected_owner=expected_owner,
             values={
                 "status": sa_case(
-                    (Case.contacted_at.is_not(None), CaseStatus.CONTACTED), else_=CaseStatus.CLAIMED
+                    # A case that closed itself on its customer's new score had no owner: new again.
+                    (Case.owner_id.is_(None), CaseStatus.NEW),
+                    (Case.contacted_at.is_not(None), CaseStatus.CONTACTED),
+                    else_=CaseStatus.CLAIMED,
                 ),
                 "closed_at": None,
                 "closed_by": None,

@@ -81,6 +81,11 @@ hand_over           manager   unclaimed        ok               ok              
 hand_over           claimer   unclaimed        owner|manager    owner|manager    closed
 hand_over           responder unclaimed        owner|manager    owner|manager    closed
 hand_over           anyone    unclaimed        owner|manager    owner|manager    closed
+win_back            owner     unclaimed        ok               ok               closed
+win_back            manager   unclaimed        owner!           owner!           closed
+win_back            claimer   unclaimed        owner!           owner!           closed
+win_back            responder unclaimed        owner!           owner!           closed
+win_back            anyone    unclaimed        owner!           owner!           closed
 """
 
 CLOSE = CloseDetails(

@@ -12,6 +12,8 @@ from bot.domain import lifecycle
 from bot.domain.lifecycle import Action, Code, OwnerCondition, Refusal
 from bot.domain.policy import Policy
 from bot.domain.records import CaseSnapshot, ChangeResult, CloseDetails
+from bot.domain.turnarounds import won_back_from
+from bot.domain.vocabulary import Category, Outcome
 from storage.repository import Repository
 
 
@@ -134,6 +136,21 @@ class CaseActions:
                 announce=self.policy.announces(details.outcome),  # only successes get a shout-out
             ),
         )
+
+    def close_won_back(self, case_id: int, user: str) -> ActionResult:
+        """Close as won back, one click for the owner of a case whose customer went from detractor
+        to promoter meanwhile: resolved, announced as a success if the policy announces that."""
+
+        checked = self.open_form(case_id, user, Action.WIN_BACK)
+        if checked.refusal is not None or checked.case is None:
+            return checked
+        turned = checked.case.category == Category.PROMOTER
+        from_score = won_back_from(self.repository.history(case_id)) if turned else None
+        if from_score is None:
+            return ActionResult(checked.case, Refusal(Code.NOT_WON_BACK, Action.WIN_BACK))
+        announce = self.policy.announces(Outcome.RESOLVED)
+        result = self.repository.close_won_back(case_id, user, from_score, self.clock(), announce=announce)
+        return self.finish(result, user, Action.WIN_BACK)
 
     def reopen(self, case_id: int, user: str) -> ActionResult:
         return self._change(

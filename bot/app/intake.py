@@ -28,7 +28,7 @@ from bot.domain.policy import Policy
 from bot.domain.records import FEEDBACK_FIELDS, FeedbackData, IntakeOutcome, Triage
 from bot.domain.routing import RoutingInput, route
 from bot.domain.scoring import SCALES, classify
-from bot.domain.vocabulary import Survey
+from bot.domain.vocabulary import Category, Survey
 from storage.db import unreachable
 from storage.repository import Repository
 
@@ -237,11 +237,13 @@ class IntakeService:
         policy: Policy,
         clock: Callable[[], datetime],
         on_stored: Callable[[IntakeOutcome], None],
+        on_turnaround: Callable[[int], None] | None = None,
     ) -> None:
         self.repository = repository
         self.policy = policy
         self.clock = clock
         self.on_stored = on_stored
+        self.on_turnaround = on_turnaround
 
     def accept(self, payload: Any) -> IntakeOutcome:
         """Raises IntakeRejected for bad fields, DatabaseUnavailable when nothing could be stored."""
@@ -257,4 +259,19 @@ class IntakeService:
             raise DatabaseUnavailable(reason) from error
         if outcome.changed:
             self.on_stored(outcome)
+            if outcome.category == Category.PROMOTER and self.on_turnaround is not None:
+                self._nudge_turnarounds(outcome, self.on_turnaround)
         return outcome
+
+    def _nudge_turnarounds(self, outcome: IntakeOutcome, nudge: Callable[[int], None]) -> None:
+        """A promoter may have turned an earlier case around: its celebration is owed on that
+        case, which the outbox is told about now (its sweep would find it later anyway)."""
+        try:
+            earlier = self.repository.turnaround_cases(outcome.feedback_id)
+        except Exception as error:
+            if unreachable(error) is None:
+                raise
+            return  # stored already; the outbox's sweep sends it
+        for case_id in earlier:
+            if case_id != outcome.case_id:
+                nudge(case_id)

@@ -34,6 +34,7 @@ class Action(StrEnum):
     SNOOZE = "snooze an escalation"
     SEE_CONTACT_DETAILS = "see contact details"
     HAND_OVER = "hand over"  # the owner, or a department manager, gives the case to a colleague
+    WIN_BACK = "close as won back"  # the owner closes a case whose customer turned promoter
 
 
 ESCALATION_ANSWERS = frozenset({Action.REASSIGN, Action.ACKNOWLEDGE, Action.SNOOZE})
@@ -65,6 +66,7 @@ class Code(StrEnum):
     NOTHING_TO_ACKNOWLEDGE = "nothing_to_acknowledge"
     NOTHING_TO_SNOOZE = "nothing_to_snooze"
     SNOOZE_NOT_OFFERED = "snooze_not_offered"
+    NOT_WON_BACK = "not_won_back"  # Close as won back on a case whose customer did not turn promoter
 
 
 # Refusals because of who is asking, not of the case's state: recorded in the case's history.
@@ -150,6 +152,8 @@ TABLE: Mapping[Action, Mapping[CaseStatus, Cell]] = {
         CONTACTED: _owner_or_manager,
         CLOSED: _closed,
     },
+    # Credited as won back to whoever closes it, so only the owner may, in one click.
+    Action.WIN_BACK: _owners_while_open,
 }
 
 

@@ -70,6 +70,7 @@ class EventKind(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     SNOOZED = "snoozed"
     RECOGNISED = "recognised"  # a leader recognised a closed loop with a note
+    TURNED_AROUND = "turned_around"  # on an earlier case: its detractor came back as a promoter
 
 
 class DeliveryKind(StrEnum):
@@ -86,6 +87,8 @@ class DeliveryKind(StrEnum):
     ANNOUNCEMENT_REFRESH = "announcement_refresh"  # the shout-out edited to show its kudos (coalesced)
     RECOGNITION_REPLY = "recognition_reply"  # a leader's note, in the shout-out's thread
     RECOGNITION_DM = "recognition_dm"  # the same note, to the person who closed the loop
+    TURNAROUND = "turnaround"  # a detractor won back, celebrated in the announcements channel
+    CLOSED_ITSELF = "closed_itself"  # thread reply: an unclaimed case its customer's new score made moot
 
 
 DM_KINDS = (DeliveryKind.ESCALATION_DM, DeliveryKind.REMINDER_DM, DeliveryKind.ASSIGNED_DM)

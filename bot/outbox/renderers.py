@@ -32,6 +32,7 @@ from bot.slack.deadline_text import (
     reminder_dm,
 )
 from bot.slack.notices import announcement, moved_notice, promoter_notice, thread_reply
+from bot.slack.turnaround_text import closed_itself_reply, turnaround_announcement
 
 
 class Response(FeedbackLike, HasDepartment, Protocol):
@@ -201,6 +202,18 @@ def _answered_dm(draft: Draft) -> Rendering:
     return Edit(str(spot[0]), str(spot[1]), message)
 
 
+def _turnaround(draft: Draft) -> Rendering:
+    """A detractor won back, in the announcements channel, linking the earlier case's message
+    (it waits for that message, like a shout-out; a closed case's is normally long posted)."""
+    message = turnaround_announcement(draft.event, draft.case, draft.policy, draft.case_link, draft.now)
+    return Post(draft.policy.announcements.channel, message)
+
+
+def _closed_itself(draft: Draft) -> Rendering:
+    channel, ts = draft.thread
+    return Post(channel, closed_itself_reply(draft.case), thread_ts=ts)
+
+
 RENDERERS: Mapping[str, Renderer] = MappingProxyType(
     {
         DeliveryKind.THREAD_REPLY: Renderer(_thread_reply),
@@ -211,5 +224,7 @@ RENDERERS: Mapping[str, Renderer] = MappingProxyType(
         DeliveryKind.REMINDER_DM: Renderer(_direct(_reminder), after_case_message=False),
         DeliveryKind.ASSIGNED_DM: Renderer(_direct(_assigned), after_case_message=False),
         DeliveryKind.ANSWERED_DM: Renderer(_answered_dm, after_case_message=False),
+        DeliveryKind.TURNAROUND: Renderer(_turnaround),
+        DeliveryKind.CLOSED_ITSELF: Renderer(_closed_itself),
     }
 )

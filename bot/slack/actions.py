@@ -28,6 +28,7 @@ class ActionId(StrEnum):
     ESCALATION_SNOOZE = "escalation_snooze"
     GIVE_KUDOS = "announcement_kudos"
     RECOGNISE = "announcement_recognise"
+    CLOSE_WON_BACK = "case_close_won_back"
     FULL_COMMENT = "case_full_comment"
 
 

@@ -195,6 +195,8 @@ def _buttons(case: CaseSnapshot, *, masked: bool) -> dict[str, Any] | None:
         kit.button("Release", ActionId.RELEASE, value),
         kit.button("Hand over…", ActionId.HAND_OVER, value),
     ]
+    if case.category == Category.PROMOTER:  # turned promoter meanwhile (the use case checks it)
+        buttons.insert(2, kit.button("Close as won back", ActionId.CLOSE_WON_BACK, value))
     if masked:
         buttons.append(kit.button("Contact details", ActionId.CONTACT_DETAILS, value))
     return kit.actions("case_actions", *buttons)

@@ -63,6 +63,11 @@ def words(refusal: Refusal) -> str:
             return "Nothing to snooze."
         case Code.SNOOZE_NOT_OFFERED:
             return "That snooze time is not offered any more — pick one from the list."
+        case Code.NOT_WON_BACK:
+            return (
+                "This customer has not turned from a detractor to a promoter on this case — "
+                "close it with Close loop."
+            )
 
 
 def recognition_words(refused: Refused) -> str:
