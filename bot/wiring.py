@@ -21,6 +21,8 @@ from bot.app.cases import CaseActions
 from bot.app.deadline_sweep import DeadlineSweeper
 from bot.app.escalations import EscalationActions
 from bot.app.intake import IntakeService
+from bot.app.leaderboard import LeaderboardQuery
+from bot.app.promoters import PromoterActions
 from bot.app.queries import CaseQueries
 from bot.app.recognition import RecognitionActions
 from bot.app.services import Services
@@ -34,6 +36,7 @@ from bot.executor import TrackingExecutor
 from bot.metrics import Metrics, Owed
 from bot.outbox.alerts import AdminAlerter
 from bot.outbox.pacing import ChannelPacer
+from bot.outbox.promoter_renderers import with_promoters
 from bot.outbox.queue import OutboxQueue, Priority
 from bot.outbox.recognition_renderers import with_recognition
 from bot.outbox.renderers import RENDERERS
@@ -53,6 +56,7 @@ from handlers import (
     home,
     modal_submissions,
     payload_shape,
+    promoter_buttons,
     recognition_buttons,
 )
 from handlers.intake import IntakeEndpoint
@@ -60,7 +64,9 @@ from storage.admin_alerts import AdminAlerts
 from storage.customer_history import CustomerHistories
 from storage.db import Database, log_failure
 from storage.deadline_store import DeadlineStore
+from storage.leaderboard import LeaderboardStore
 from storage.outbox_store import OutboxStore
+from storage.promoter_follow_ups import PromoterFollowUps
 from storage.recognition_store import RecognitionStore
 from storage.repository import Repository
 from storage.slack_events import SeenEvents
@@ -218,7 +224,9 @@ def build_runtime(
         sender=sender,
         clock=clock,
         alerter=AdminAlerter(policy=policy, sender=sender, clock=clock, seen=AdminAlerts(database)),
-        renderers=with_recognition(RENDERERS, RecognitionStore(database)),
+        renderers=with_promoters(
+            with_recognition(RENDERERS, RecognitionStore(database)), PromoterFollowUps(database)
+        ),
         metrics=metrics,
         history=CustomerHistories(database).of,
     )
@@ -246,6 +254,12 @@ def build_runtime(
             after_click,
             outbox_queue.come_back_later if come_back_later else lambda _case_id, _seconds: None,
         ),
+        promoters=PromoterActions(
+            PromoterFollowUps(database),
+            clock,
+            outbox_queue.come_back_later if come_back_later else lambda _key, _seconds: None,
+        ),
+        leaderboard=LeaderboardQuery(LeaderboardStore(database), clock),
         clock=clock,
     )
     acks_first = AckFirst()
@@ -267,6 +281,7 @@ def build_runtime(
     for module in (case_buttons, escalation_buttons, modal_submissions, commands, home, comment_button):
         module.register(bolt_app, services)
     recognition_buttons.register(bolt_app, services)
+    promoter_buttons.register(bolt_app, services)
 
     def bot_joined(channel: str) -> None:
         outbox_worker.store.retry_now()

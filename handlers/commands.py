@@ -1,4 +1,4 @@
-"""The `/loop` slash command: `help` and `overdue`."""
+"""The `/loop` slash command: `help`, `overdue` and `leaderboard`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.app.services import Services
+from bot.domain.leaderboard import Period
 from bot.slack.help import HELP
+from bot.slack.leaderboard import leaderboard_answer
 from bot.slack.links import WorkspaceLinks
 from bot.slack.overdue_report import overdue_report
 from bot.slack.text import escape
@@ -28,6 +30,15 @@ def overdue_answer(services: Services, words: list[str], links: WorkspaceLinks) 
     return overdue_report(policy, report.now, overdue, at_risk, department=department, link=links.case_link)
 
 
+def leaderboard_answer_for(services: Services, words: list[str]) -> dict[str, Any]:
+    """`/loop leaderboard [week|month|quarter]`, the last 30 days by default."""
+    word = words[0].lower() if words else Period.MONTH.value
+    if word not in {p.value for p in Period}:
+        said = escape(word[:40])
+        return {"text": f"I show `week`, `month` or `quarter`, not `{said}`: try `/loop leaderboard month`."}
+    return leaderboard_answer(services.leaderboard.board(Period(word)))
+
+
 def register(app: App, services: Services) -> None:
     links = WorkspaceLinks(app.client)
 
@@ -37,11 +48,14 @@ def register(app: App, services: Services) -> None:
         if not words or words[0].lower() == "help":
             ack(text=HELP)
             return
-        if words[0].lower() == "overdue":
+        if words[0].lower() in ("overdue", "leaderboard"):
             if not services.policy.may_see_reports(str(command.get("user_id"))):
                 ack(text="Reports are for managers here (permissions.reports in the policy).")
                 return
             ack()  # the answer may need a Web API call (the workspace's address): never before ack
-            respond(response_type="ephemeral", **overdue_answer(services, words[1:], links))
+            if words[0].lower() == "overdue":
+                respond(response_type="ephemeral", **overdue_answer(services, words[1:], links))
+            else:
+                respond(response_type="ephemeral", **leaderboard_answer_for(services, words[1:]))
             return
         ack(text=f"I don't know `/loop {escape(words[0][:40])}`.\n\n{HELP}")

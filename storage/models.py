@@ -292,3 +292,29 @@ class TurnaroundRow(Base):
     from_score: Mapped[int] = mapped_column(Integer)
     to_score: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PromoterFollowUp(Base):
+    """Who first did what about a promoter's notice (thanked, asked for a review, noted a
+    reference candidate): one row per (response, action), so a second press by anyone is told
+    who did it first, and two processes can never record one action twice."""
+
+    __tablename__ = "promoter_follow_ups"
+    __table_args__ = (
+        UniqueConstraint("feedback_id", "action", name="uq_promoter_follow_ups_feedback_id_action"),
+        Index("ix_promoter_follow_ups_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback.id"))
+    action: Mapped[str] = mapped_column(String(30))
+    user_id: Mapped[str] = mapped_column(String(50))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# `/loop leaderboard` reads a period's closed loops, kudos, recognitions and notices by time:
+# these indexes let each of its GROUP BY queries read only that period's rows (migration 0009).
+Index("ix_cases_closed_at", Case.closed_at, Case.closed_by, Case.created_at)
+Index("ix_kudos_given_at", Kudos.given_at)
+Index("ix_recognitions_given_at", Recognition.given_at)
+Index("ix_deliveries_kind_sent_at", Delivery.kind, Delivery.sent_at)

@@ -298,12 +298,13 @@ def test_loop_help_answers_privately(stack):
     assert stack.simulator.messages("C0SUPPORT") == []  # nothing public
 
 
-def test_a_promoter_gets_a_notice_without_buttons(stack):
+def test_a_promoter_gets_a_notice_with_follow_up_buttons_and_no_case(stack):
     answer = stack.post_feedback(payload(id="p1", score=10, comment="Great team!"))
     assert answer.status == 202 and answer.body["case_id"] is None
     stack.settle()
     (notice,) = top_level(stack, "C0SUPPORT")
-    assert button_ids(notice) == [] and "Promoter · NPS 10/10" in notice.text
+    assert button_ids(notice) == ["promoter_thanked", "promoter_review", "promoter_reference"]
+    assert "Promoter · NPS 10/10" in notice.text
 
 
 def test_healthz(stack):

@@ -10,6 +10,8 @@ from datetime import datetime
 from bot.app.cases import CaseActions
 from bot.app.escalations import EscalationActions
 from bot.app.intake import IntakeService
+from bot.app.leaderboard import LeaderboardQuery
+from bot.app.promoters import PromoterActions
 from bot.app.queries import CaseQueries
 from bot.app.recognition import RecognitionActions
 from bot.app.slack_events import SlackEventLog
@@ -25,4 +27,6 @@ class Services:
     queries: CaseQueries
     slack_events: SlackEventLog
     recognition: RecognitionActions
+    promoters: PromoterActions
+    leaderboard: LeaderboardQuery
     clock: Callable[[], datetime]

@@ -30,6 +30,8 @@ class HasDepartment(Protocol):
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 USER_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+REVIEW_URL = re.compile(r"https://[^\s/<>|&*`]+(/[^\s<>|`]*)?")
+REVIEW_URL_MAX = 3000  # a button url's limit in Slack
 CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 # At least one character that is not a letter or digit ("€", "US$"), and none mrkdwn would act on.
 CURRENCY_SYMBOL = re.compile(r"(?=.*[^\w\s])[^\s<>&*_~`]+")
@@ -60,9 +62,27 @@ class Department(_Strict):
     user_group: str | None = None
     members: list[str] = Field(default_factory=list)
     business_hours: BusinessHoursSpec | None = None
+    # Where a promoter is asked to leave a review (a G2 or Trustpilot page): Ask for a review uses it.
+    review_url: str | None = None
 
     _check_channel = field_validator("channel")(_channel)
     _check_users = field_validator("managers", "members")(user_ids)
+
+    @field_validator("review_url")
+    @classmethod
+    def _review_url(cls, value: str | None) -> str | None:
+        """It goes into a text people send to customers: an https address with nothing mrkdwn acts on."""
+        if value is None:
+            return None
+        value = value.strip()
+        if len(value) > REVIEW_URL_MAX:
+            raise ValueError(f"is {len(value)} characters long — use an address of at most {REVIEW_URL_MAX}")
+        if not REVIEW_URL.fullmatch(value):
+            raise ValueError(
+                f"{value[:80]!r} is not an https address — write the review page's full address, "
+                "e.g. https://www.trustpilot.com/review/example.com"
+            )
+        return value
 
     @field_validator("user_group")
     @classmethod

@@ -87,6 +87,7 @@ class DeliveryKind(StrEnum):
     ANNOUNCEMENT_REFRESH = "announcement_refresh"  # the shout-out edited to show its kudos (coalesced)
     RECOGNITION_REPLY = "recognition_reply"  # a leader's note, in the shout-out's thread
     RECOGNITION_DM = "recognition_dm"  # the same note, to the person who closed the loop
+    NOTICE_REFRESH = "notice_refresh"  # a promoter's notice edited to show who followed up (coalesced)
     TURNAROUND = "turnaround"  # a detractor won back, celebrated in the announcements channel
     CLOSED_ITSELF = "closed_itself"  # thread reply: an unclaimed case its customer's new score made moot
 
@@ -122,3 +123,11 @@ class DeadlineStatus(StrEnum):
     ACKNOWLEDGED = "acknowledged"  # a manager took the escalation: the rest of its chain stops
     SUPERSEDED = "superseded"  # due together with a later one for the same people: only that one went
     RETIRED = "retired"  # history of a chain that starts over (case moved department, loop reopened)
+
+
+class PromoterAction(StrEnum):
+    """The buttons on a promoter's notice; each is recorded once per response (the first press)."""
+
+    THANKED = "thanked"
+    REVIEW_ASKED = "review_asked"
+    REFERENCE = "reference_candidate"

@@ -28,6 +28,9 @@ class ActionId(StrEnum):
     ESCALATION_SNOOZE = "escalation_snooze"
     GIVE_KUDOS = "announcement_kudos"
     RECOGNISE = "announcement_recognise"
+    PROMOTER_THANKED = "promoter_thanked"
+    PROMOTER_REVIEW = "promoter_review"
+    PROMOTER_REFERENCE = "promoter_reference"
     CLOSE_WON_BACK = "case_close_won_back"
     FULL_COMMENT = "case_full_comment"
 
@@ -101,3 +104,22 @@ def _json_object(text: Any, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadPayload(f"not a {what}: {text!r:.80}")
     return data
+
+
+class NoticeRef(BaseModel):
+    """Which response a promoter's notice (and so its buttons) is about."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    feedback_id: int
+
+    def encode(self) -> str:
+        return json.dumps({"f": self.feedback_id}, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, text: Any) -> NoticeRef:
+        data = _json_object(text, "notice reference")
+        try:
+            return cls(feedback_id=data.get("f"))
+        except ValidationError as error:
+            raise BadPayload(f"not a notice reference: {text!r:.80}") from error

@@ -8,4 +8,5 @@ HELP = """*closeloop* closes the customer feedback loop.
 • *Close loop* with the outcome, the root cause and what you did — the team gets a shout-out.
 Commands:
 • `/loop overdue [department]` — open cases that missed a deadline or are about to, oldest first
+• `/loop leaderboard [week|month|quarter]` — loops closed, kudos, and promoters nobody thanked
 • `/loop help` — this message"""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot.domain.policy import Policy
+from bot.domain.promoters import FollowUp
 from bot.domain.recognition import Applause
 from bot.domain.records import CaseSnapshot, EventRecord
 from bot.domain.scoring import category_label, score_label
@@ -13,6 +15,7 @@ from bot.slack import kit
 from bot.slack.case_message import FeedbackLike, Message, customer_line, public_comment, score_headline
 from bot.slack.deadline_text import reminder_reply
 from bot.slack.labels import CONTACT_CHANNELS, OUTCOMES, label
+from bot.slack.promoters import follow_up_blocks
 from bot.slack.recognition import applause_blocks
 from bot.slack.text import duration, escape, quoted_excerpt
 
@@ -121,12 +124,22 @@ def moved_notice(case_id: int, channel: str | None) -> Message:
     return Message(text=text, blocks=[kit.section(text)])
 
 
-def promoter_notice(feedback: FeedbackLike, policy: Policy) -> Message:
-    """The lighter path for responses that open no case: a short note, no buttons, nothing to own."""
+def promoter_notice(
+    feedback: FeedbackLike,
+    policy: Policy,
+    follow_ups: Sequence[FollowUp] = (),
+    *,
+    feedback_id: int | None = None,
+) -> Message:
+    """The lighter path for responses that open no case: a short note, nothing to own; with the
+    response's id, buttons to record a thank-you, a review request or a reference candidate, and
+    who did them (`follow_ups`)."""
     text = f"{score_headline(feedback)} — *{customer_line(feedback, policy)}*"
     blocks = [kit.section(text)]
     comment = public_comment(feedback.comment, policy)
     if comment:
         blocks.append(kit.section(quoted_excerpt(comment, 1500)))
     blocks.append(kit.context("No case was opened. A thank-you, or a review request, goes a long way."))
+    if feedback_id is not None:
+        blocks.extend(follow_up_blocks(feedback_id, follow_ups))
     return Message(text=f"{text}", blocks=blocks)

@@ -1,5 +1,6 @@
-"""Measurements that need no Slack: the deadline sweep and the `/loop overdue` query, built from
-the same pieces bot/wiring.py builds them from, on a clock the bench sets."""
+"""Measurements that need no Slack: the deadline sweep and the `/loop overdue` and
+`/loop leaderboard` queries, built from the same pieces bot/wiring.py builds them from, on a clock
+the bench sets."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from bot.app.deadline_sweep import DeadlineSweeper
+from bot.app.leaderboard import LeaderboardQuery
 from bot.app.queries import CaseQueries
 from bot.devkit.bench.prefill import prefill
 from bot.devkit.bench.report import Figure, Report
 from bot.domain.deadlines import SlaPlanner
+from bot.domain.leaderboard import Period
 from bot.domain.policy import Policy
 from bot.domain.vocabulary import DeadlineStatus
 from storage.db import Database
 from storage.deadline_store import DeadlineStore
+from storage.leaderboard import LeaderboardStore
 from storage.models import Deadline
 from storage.repository import Repository
 from storage.snapshots import snapshot
@@ -81,3 +85,20 @@ def overdue_query(database: Database, policy: Policy, report: Report, label: str
     report.add(
         Figure(f"/loop overdue query, {label} cases", 1000 * statistics.median(times), "ms", note=found)
     )
+
+
+def leaderboard_query(database: Database, report: Report, label: str) -> None:
+    """`/loop leaderboard month`: the median of five (the first warms the cache). The pre-fill's
+    closed cases are 30 s apart, so a month holds ~86k of them, each closed by one of its people."""
+    query = LeaderboardQuery(LeaderboardStore(database), lambda: datetime.now(UTC))
+    times = []
+    board = None
+    for _ in range(5):
+        started = time.perf_counter()
+        board = query.board(Period.MONTH)
+        times.append(time.perf_counter() - started)
+    found = ""
+    if board is not None:
+        found = f"{sum(s.closed for s in board.standings):,} loops of {len(board.standings):,} people"
+    name = f"/loop leaderboard month query, {label} cases"
+    report.add(Figure(name, 1000 * statistics.median(times), "ms", note=found))

@@ -1,0 +1,43 @@
+"""Promoter follow-ups in storage, on SQLite and PostgreSQL: presses racing on real threads
+record one row per (response, action) and owe one coalesced edit of the notice."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.domain.vocabulary import DeliveryKind, DeliveryStatus, PromoterAction
+from storage.models import Delivery, PromoterFollowUp
+from storage.promoter_follow_ups import PromoterFollowUps
+from tests.factories import feedback_and_triage
+
+
+def test_racing_presses_record_the_action_once_and_owe_one_edit(database, repository, policy, clock):
+    outcome = repository.record_feedback(*feedback_and_triage(policy, score=10), clock())
+    assert outcome.case_id is None
+    feedback_id = outcome.feedback_id
+    store = PromoterFollowUps(database)
+    start = threading.Barrier(8)
+    now = clock()
+
+    def press(n: int) -> bool:
+        start.wait()
+        action = PromoterAction.THANKED if n % 2 else PromoterAction.REFERENCE
+        return store.press(feedback_id, action, f"U0P{n}", now, lambda _last: now + timedelta(seconds=5))[1]
+
+    with ThreadPoolExecutor(8) as pool:
+        new = list(pool.map(press, range(8)))
+    assert sum(new) == 2  # one winner per action
+    with database.transaction() as session:
+        rows = session.scalar(select(func.count()).select_from(PromoterFollowUp))
+        refreshes = session.scalar(
+            select(func.count()).where(
+                Delivery.kind == DeliveryKind.NOTICE_REFRESH, Delivery.status == DeliveryStatus.PENDING
+            )
+        )
+    assert rows == 2 and refreshes == 1
+    firsts = {f.action: f.user_id for f in store.follow_ups(feedback_id)}
+    assert set(firsts) == {PromoterAction.THANKED, PromoterAction.REFERENCE}
