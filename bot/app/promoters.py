@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.domain.promoters import Pressed, PromoterNotice
+from bot.domain.promoters import Pressed
 from bot.domain.recognition import refresh_due
 from bot.domain.vocabulary import PromoterAction
 from storage.promoter_follow_ups import PromoterFollowUps
@@ -36,6 +36,3 @@ class PromoterActions:
             # Case-less deliveries are the outbox's "None" key: ask it back when the edit is due.
             self.come_back(None, (refresh_due(now, None) - now).total_seconds())
         return Pressed(notice, first, new)
-
-    def notice(self, feedback_id: int) -> PromoterNotice | None:
-        return self.store.notice(feedback_id)

@@ -40,8 +40,3 @@ class Pressed:
     notice: PromoterNotice
     first: FollowUp
     new: bool
-
-
-def missed_since(now: datetime) -> datetime:
-    """Notices sent before this moment have had their week."""
-    return now - THANK_YOU_WITHIN
