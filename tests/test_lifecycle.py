@@ -26,6 +26,7 @@ SHORT = {
     "yours": Code.ALREADY_YOURS,
     "taken": Code.OWNED_BY_SOMEONE_ELSE,
     "unclaimed": Code.NOT_CLAIMED,
+    "managers": Code.ONLY_MANAGERS,
     "open": Code.STILL_OPEN,
     "closed": Code.ALREADY_CLOSED,
     "ok": None,
@@ -76,11 +77,11 @@ snooze              owner     responders       responders       responders      
 snooze              manager   responders       responders       responders       responders
 snooze              claimer   responders       responders       responders       responders
 snooze              anyone    responders       responders       responders       responders
-hand_over           owner     unclaimed        ok               ok               closed
-hand_over           manager   unclaimed        ok               ok               closed
-hand_over           claimer   unclaimed        owner|manager    owner|manager    closed
-hand_over           responder unclaimed        owner|manager    owner|manager    closed
-hand_over           anyone    unclaimed        owner|manager    owner|manager    closed
+hand_over           owner     managers         ok               ok               closed
+hand_over           manager   ok               ok               ok               closed
+hand_over           claimer   managers         owner|manager    owner|manager    closed
+hand_over           responder managers         owner|manager    owner|manager    closed
+hand_over           anyone    managers         owner|manager    owner|manager    closed
 win_back            owner     unclaimed        ok               ok               closed
 win_back            manager   unclaimed        owner!           owner!           closed
 win_back            claimer   unclaimed        owner!           owner!           closed
@@ -146,7 +147,7 @@ def test_every_cell_ends_with_anyone_so_nobody_goes_unanswered():
         (Action.ACKNOWLEDGE, {"new", "claimed", "contacted"}, OwnerCondition.AS_CHECKED),
         (Action.SNOOZE, {"new", "claimed", "contacted"}, OwnerCondition.AS_CHECKED),
         (Action.SEE_CONTACT_DETAILS, {"new", "claimed", "contacted", "closed"}, OwnerCondition.ACTOR),
-        (Action.HAND_OVER, {"claimed", "contacted"}, OwnerCondition.AS_CHECKED),
+        (Action.HAND_OVER, {"new", "claimed", "contacted"}, OwnerCondition.AS_CHECKED),
     ],
 )
 def test_the_guard_storage_writes_with_is_read_off_the_table(action, statuses, owner):
@@ -161,6 +162,7 @@ def test_only_refusals_about_who_asks_are_for_the_audit_trail():
         Code.ONLY_MEMBERS,
         Code.ONLY_MEMBERS_OR_MANAGERS,
         Code.NOT_A_RESPONDER,
+        Code.ONLY_MANAGERS,
     }
 
 

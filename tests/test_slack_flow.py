@@ -37,7 +37,7 @@ def test_a_detractor_is_posted_once_to_its_departments_channel(stack):
     assert case.slack_channel == "C0SUPPORT"
     (message,) = top_level(stack, "C0SUPPORT")
     assert message.blocks[0]["text"]["text"] == f"🔴 Detractor · NPS 3/10 · Case #{case.id}"
-    assert button_ids(message) == ["case_claim", "case_close"]
+    assert button_ids(message) == ["case_claim", "case_close", "case_hand_over"]  # Assign…: managers
     assert message.metadata["event_payload"] == {"case_id": case.id}
     shown = render_channel(stack.simulator, "C0SUPPORT")
     for expected in (

@@ -166,7 +166,9 @@ class CaseActions:
 
     def hand_over(self, case_id: int, user: str, new_owner: str, reason: str) -> ActionResult:
         """The owner, or a manager of the department, gives the case to someone who may claim it,
-        saying why: the new owner is told by direct message, the thread and history keep it."""
+        saying why: the new owner is told by direct message, the thread and history keep it. A
+        manager may assign a case nobody has claimed too (the guard then wants it still unowned,
+        so of a claim and an assignment at once only one is written)."""
         checked = self.open_form(case_id, user, Action.HAND_OVER)
         if checked.refusal is not None or checked.case is None:
             return checked

@@ -67,6 +67,7 @@ class Code(StrEnum):
     NOTHING_TO_SNOOZE = "nothing_to_snooze"
     SNOOZE_NOT_OFFERED = "snooze_not_offered"
     NOT_WON_BACK = "not_won_back"  # Close as won back on a case whose customer did not turn promoter
+    ONLY_MANAGERS = "only_managers"  # assigning a case nobody has claimed is a manager's call
 
 
 # Refusals because of who is asking, not of the case's state: recorded in the case's history.
@@ -77,6 +78,7 @@ ABOUT_WHO = frozenset(
         Code.ONLY_MEMBERS,
         Code.ONLY_MEMBERS_OR_MANAGERS,
         Code.NOT_A_RESPONDER,
+        Code.ONLY_MANAGERS,
     }
 )
 
@@ -145,9 +147,10 @@ TABLE: Mapping[Action, Mapping[CaseStatus, Cell]] = {
     },
     # The channel sees contact details masked; the owner sees them in full.
     Action.SEE_CONTACT_DETAILS: {status: _owners for status in CaseStatus},
-    # A claimed case can be handed on by its owner, or by a manager of its department at any time.
+    # A claimed case can be handed on by its owner, or by a manager of its department at any time;
+    # a manager may also assign one nobody has claimed yet (it becomes claimed by the new owner).
     Action.HAND_OVER: {
-        NEW: refuse(Code.NOT_CLAIMED),
+        NEW: only(Role.MANAGER, otherwise=Code.ONLY_MANAGERS),
         CLAIMED: _owner_or_manager,
         CONTACTED: _owner_or_manager,
         CLOSED: _closed,

@@ -188,6 +188,7 @@ def _buttons(case: CaseSnapshot, *, masked: bool) -> dict[str, Any] | None:
             "case_actions",
             kit.button("Claim", ActionId.CLAIM, value, style="primary"),
             kit.button("Close loop", ActionId.CLOSE, value),
+            kit.button("Assign…", ActionId.HAND_OVER, value),  # a manager's (the use case checks)
         )
     buttons = [
         kit.button("Log contact", ActionId.LOG_CONTACT, value),

@@ -201,19 +201,23 @@ class HandOverDetails:
 
 
 def hand_over_modal(case: CaseSnapshot) -> dict[str, Any]:
-    """Who takes the case over, and why: both required, the reason goes to them by DM."""
+    """Who takes the case over, and why: both required, the reason goes to them by DM. A case
+    nobody has claimed is not handed over but assigned (by a manager), and the form says so."""
+    verb, question = (
+        ("Assign", "Who should take it?")
+        if case.owner_id is None
+        else ("Hand over", "Who should take it over?")
+    )
     return {
         "type": "modal",
         "callback_id": CallbackId.HAND_OVER_MODAL,
         "private_metadata": CaseRef(case_id=case.id, version=case.version).encode(),
-        "title": kit.plain_text("Hand over", 24),
-        "submit": kit.plain_text("Hand over", 24),
+        "title": kit.plain_text(verb, 24),
+        "submit": kit.plain_text(verb, 24),
         "close": kit.plain_text("Cancel", 24),
         "blocks": [
             _case_context(case),
-            kit.input_block(
-                "person", "Who should take it over?", kit.users_select("Choose a colleague", "value")
-            ),
+            kit.input_block("person", question, kit.users_select("Choose a colleague", "value")),
             kit.input_block(
                 "reason",
                 "Why? They will read this",

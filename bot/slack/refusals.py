@@ -68,6 +68,11 @@ def words(refusal: Refusal) -> str:
                 "This customer has not turned from a detractor to a promoter on this case — "
                 "close it with Close loop."
             )
+        case Code.ONLY_MANAGERS:
+            return (
+                "Only a manager of this department can assign a case nobody has claimed — "
+                "press Claim to take it yourself."
+            )
 
 
 def recognition_words(refused: Refused) -> str:
