@@ -214,7 +214,11 @@ def test_the_demo_runs_the_whole_loop(tmp_path):
     assert "@Alice Agent already owns this case." in shown
     assert "@Alice Agent @Bob Builder can someone take it?" in shown  # the claim deadline passed
     assert "✅ @Maya Manager acknowledged this — the escalation stops here." in shown
-    assert "Database: 4 responses, 3 cases" in shown
+    # Recognition: kudos and a leader's note on the shout-out, then the detractor won back.
+    assert "👏 2: @Bob Builder, @Priya Patel · 🏅 1 recognition" in shown
+    assert "🏅 @Maya Manager recognised @Alice Agent:" in shown
+    assert "🔄 *Won back!* Dana Scully went from 2 to 9 after @Alice Agent's follow-up in November." in shown
+    assert "Database: 5 responses, 3 cases" in shown
 
 
 def test_the_manifest_matches_the_app():

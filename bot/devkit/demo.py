@@ -226,6 +226,43 @@ def _run_story(stack: LocalStack, clock: StoryClock, say: Callable[[str], None])
     _step(say, clock, "Omar closes it with a refund")
     priya.click(where["demo-1003"], "case_claim")
     _step(say, clock, "Priya claims the product case; it stays open")
+    _celebrate(stack, clock, say, Person(stack, "U0MAYA"))
+
+
+# Dana comes back: the same customer, now a promoter, after Alice's follow-up.
+TURNAROUND: dict[str, Any] = {
+    "id": "demo-1101",
+    "survey": "nps",
+    "score": 9,
+    "comment": "The export fix landed. Thanks for calling me back!",
+    "customer": {"id": "cus-17", "name": "Dana Scully", "email": "dana@acme.example", "account": "Acme Corp"},
+    "touchpoint": "support",
+}
+
+
+def _celebrate(stack: LocalStack, clock: StoryClock, say: Callable[[str], None], maya: Person) -> None:
+    """Kudos and a recognition on Alice's shout-out, then the customer she won back says so."""
+    wins = stack.runtime.policy.announcements.channel
+    shout = stack.simulator.messages(wins)[0]  # Alice's, the first loop closed today
+    clock.advance(5)
+    for fan in ("U0BOB", "U0PRIYA"):
+        Person(stack, fan).click((wins, shout.ts), "announcement_kudos")
+    _step(say, clock, "Bob and Priya give Alice's shout-out kudos")
+    maya.fill_in(
+        (wins, shout.ts),
+        "announcement_recognise",
+        {"note": "Turned an angry enterprise customer around in 2 hours."},
+    )
+    _step(say, clock, "Maya recognises Alice: her note goes in the shout-out's thread and to Alice by DM")
+    clock.advance(1)  # the shout-out's kudos and recognitions are one paced edit
+    stack.runtime.outbox_queue.request_sweep()
+    stack.settle()
+    clock.advance(3 * 24 * 60)
+    answer = stack.post_feedback(TURNAROUND)
+    if answer.status != 202:
+        raise RuntimeError(f"intake refused {TURNAROUND['id']}: {answer.status} {answer.body}")
+    stack.settle()
+    _step(say, clock, "on Thursday, Dana answers NPS 9: the team celebrates a detractor won back")
 
 
 def run_demo(
