@@ -179,6 +179,7 @@ class FeedbackIntake:
             ),
             "message_version": 0,
             "post_attempts": 0,
+            "opening_score": feedback["score"],  # a re-send may change the score; this stays
         }
         facts = snapshot_of(case, feedback)
         dates = self.planner.due_dates(facts)

@@ -140,6 +140,9 @@ class Case(Base):
     remedy: Mapped[str | None] = mapped_column(String(100))
     close_note: Mapped[str | None] = mapped_column(Text)
     customer_informed: Mapped[bool | None] = mapped_column(Boolean)
+    # The score the case was opened with (a re-send can change the response's score): NULL on
+    # cases opened before migration 0010, which are shown as unchanged.
+    opening_score: Mapped[int | None] = mapped_column(Integer)
     # When each step is due (computed from the policy when the case opens or is re-triaged);
     # NULL when the policy sets no deadline for that step.
     claim_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -80,6 +80,7 @@ def case_snapshot(**changes: Any) -> CaseSnapshot:
         "slack_ts": "1.000100",
         "message_version": 1,
         "post_attempts": 1,
+        "opening_score": None,
         "feedback_id": 1,
         "external_id": "resp-1",
         "survey": "nps",

@@ -68,6 +68,7 @@ def cases(draw) -> CaseSnapshot:
         slack_ts="1.000100",
         message_version=0,
         post_attempts=0,
+        opening_score=draw(st.sampled_from([None, 1, score])),  # 1: another category, on every scale
         feedback_id=1,
         external_id=draw(hostile.map(lambda t: (t or "r")[:200])),
         survey=survey,

@@ -97,6 +97,7 @@ class CaseSnapshot:
     slack_ts: str | None
     message_version: int
     post_attempts: int
+    opening_score: int | None  # the score it was opened with; None (older cases): unchanged
     feedback_id: int
     external_id: str
     survey: str

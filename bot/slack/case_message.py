@@ -11,8 +11,8 @@ from bot.domain.deadlines import next_deadline
 from bot.domain.policy import Policy
 from bot.domain.privacy import contact_details, mask_email, mask_text
 from bot.domain.records import CaseSnapshot, CustomerHistory
-from bot.domain.scoring import category_label, score_label
-from bot.domain.vocabulary import CaseStatus, Category
+from bot.domain.scoring import SCALES, category_label, classify, score_label
+from bot.domain.vocabulary import CaseStatus, Category, Survey
 from bot.slack import kit
 from bot.slack.actions import ActionId, CaseRef
 from bot.slack.labels import CATEGORY_EMOJI, CONTACT_CHANNELS, OUTCOMES, PRIORITIES, STATUSES, STEPS, label
@@ -85,7 +85,19 @@ def money(value: Decimal, currency: str | None = None) -> str:
 
 
 def headline(case: CaseSnapshot) -> str:
-    return f"{score_headline(case)} · Case #{case.id}"
+    """The score, or both scores when a re-send moved the case to another category while it was
+    open ("🔴→🟢 Promoter · NPS 3 → 10/10"): whoever works on it must see the customer changed
+    their mind. Our own labels and numbers only, far below a header's 150 characters."""
+    opened = case.opening_score
+    if opened is None or opened == case.score or classify(case.survey, opened) == case.category:
+        return f"{score_headline(case)} · Case #{case.id}"
+    before, now = classify(case.survey, opened), Category(case.category)
+    return (
+        f"{CATEGORY_EMOJI[before]}→{CATEGORY_EMOJI[now]} "
+        f"{category_label(case.survey, now).capitalize()} · "
+        f"{score_label(case.survey, opened).split('/')[0]} → {case.score}/{SCALES[Survey(case.survey)].high}"
+        f" · Case #{case.id}"
+    )
 
 
 def _comment_block(case: CaseSnapshot, policy: Policy) -> dict[str, Any]:
