@@ -35,7 +35,7 @@ def test_a_manager_assigns_a_new_case_to_a_member(stack):
     (dm,) = dm_texts(stack, "U0BOB")
     assert f"<@U0MAYA> gave you case #{case.id}." in dm and REASON in dm
     assert any(
-        f"<@U0MAYA> handed this case over to <@U0BOB>: “{REASON}”" in t for t in thread_texts(stack, case)
+        f"<@U0MAYA> assigned this case to <@U0BOB>: “{REASON}”" in t for t in thread_texts(stack, case)
     )
     (event,) = [e for e in stack.runtime.repository.history(case.id) if e.kind == EventKind.REASSIGNED]
     assert (event.actor, event.details["from"], event.details["to"]) == ("U0MAYA", None, "U0BOB")

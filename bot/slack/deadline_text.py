@@ -66,7 +66,8 @@ def reminder_reply(event: EventRecord, case: CaseSnapshot, policy: Policy) -> st
         before = f" (was <@{details['from']}>)" if details.get("from") else ""
         if details.get("reason"):  # a hand-over: staff text, escaped like a customer's
             why = escaped_excerpt(str(details["reason"]), REASON_IN_THREAD)
-            return f"🔀 {who} handed this case over to <@{details.get('to')}>{before}: “{why}”"
+            verb = "handed this case over to" if details.get("from") else "assigned this case to"
+            return f"🔀 {who} {verb} <@{details.get('to')}>{before}: “{why}”"
         return f"🔀 {who} reassigned this case to <@{details.get('to')}>{before}."
     return None
 
