@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from bot.domain.vocabulary import DeliveryKind, DeliveryStatus, PromoterAction
 from storage.db import Database
 from storage.history import new_delivery
 from storage.models import Delivery, Feedback, PromoterFollowUp
+from storage.refreshes import owe_refresh
 
 FOLLOW_UPS = PromoterFollowUp.__table__
 
@@ -103,22 +104,10 @@ class PromoterFollowUps:
     def _owe_refresh(
         session: Session, feedback_id: int, now: datetime, due: Callable[[datetime | None], datetime]
     ) -> None:
-        refreshes = (
-            Delivery.feedback_id == feedback_id,
-            Delivery.case_id.is_(None),
-            Delivery.kind == DeliveryKind.NOTICE_REFRESH,
+        owe_refresh(
+            session,
+            DeliveryKind.NOTICE_REFRESH,
+            (Delivery.feedback_id == feedback_id, Delivery.case_id.is_(None)),
+            lambda: new_delivery(DeliveryKind.NOTICE_REFRESH, feedback_id, None, None, now),
+            due,
         )
-        # Owed and not yet tried: it will render the rows as they are then, this press included.
-        owed = session.scalar(
-            select(func.count()).where(
-                *refreshes, Delivery.status == DeliveryStatus.PENDING, Delivery.attempts == 0
-            )
-        )
-        if owed:
-            return
-        last_sent = session.scalar(
-            select(func.max(Delivery.sent_at)).where(*refreshes, Delivery.status == DeliveryStatus.SENT)
-        )
-        refresh = new_delivery(DeliveryKind.NOTICE_REFRESH, feedback_id, None, None, now)
-        refresh.retry_at = due(last_sent)
-        session.add(refresh)

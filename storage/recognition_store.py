@@ -21,6 +21,7 @@ from bot.domain.vocabulary import DeliveryKind, DeliveryStatus, EventKind
 from storage.db import Database
 from storage.history import new_delivery, record_event
 from storage.models import Case, CaseEvent, Delivery, Kudos, Recognition
+from storage.refreshes import owe_refresh
 
 KUDOS = Kudos.__table__
 
@@ -134,25 +135,13 @@ class RecognitionStore:
     def _owe_refresh(
         session: Session, shoutout: Shoutout, now: datetime, due: Callable[[datetime | None], datetime]
     ) -> None:
-        refreshes = (
-            Delivery.case_id == shoutout.case_id,
-            Delivery.kind == DeliveryKind.ANNOUNCEMENT_REFRESH,
-        )
-        # Owed and not yet tried: it will render the kudos as they are then, this press included.
-        # One being tried may already have read them, so a press meanwhile owes another.
-        owed = session.scalar(
-            select(func.count()).where(
-                *refreshes, Delivery.status == DeliveryStatus.PENDING, Delivery.attempts == 0
-            )
-        )
-        if owed:
-            return
-        last_sent = session.scalar(
-            select(func.max(Delivery.sent_at)).where(*refreshes, Delivery.status == DeliveryStatus.SENT)
-        )
         case = session.get_one(Case, shoutout.case_id)
-        refresh = new_delivery(
-            DeliveryKind.ANNOUNCEMENT_REFRESH, case.feedback_id, case.id, shoutout.event_id, now
+        owe_refresh(
+            session,
+            DeliveryKind.ANNOUNCEMENT_REFRESH,
+            (Delivery.case_id == shoutout.case_id,),
+            lambda: new_delivery(
+                DeliveryKind.ANNOUNCEMENT_REFRESH, case.feedback_id, case.id, shoutout.event_id, now
+            ),
+            due,
         )
-        refresh.retry_at = due(last_sent)
-        session.add(refresh)

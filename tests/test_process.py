@@ -46,6 +46,28 @@ def healthy(url: str) -> bool:
         return False
 
 
+def start_run(simulator: SlackSimulator, database: str, port: int, workdir: Path) -> subprocess.Popen[str]:
+    """`closeloop run` as an admin starts it: settings in the environment, output on one pipe."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CLOSELOOP_"))},
+        "SLACK_BOT_TOKEN": simulator.bot_token,
+        "SLACK_SIGNING_SECRET": simulator.signing_secret,
+        "SLACK_API_URL": simulator.api_url,
+        "DATABASE_URL": database,
+        "CLOSELOOP_POLICY": str(EXAMPLE),
+        "CLOSELOOP_INTAKE_TOKEN": "intake-token-0123456789",
+        "PORT": str(port),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "--host", "127.0.0.1"],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 @pytest.mark.process
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM")
 def test_run_serves_posts_and_stops_on_sigterm(tmp_path):
@@ -54,24 +76,7 @@ def test_run_serves_posts_and_stops_on_sigterm(tmp_path):
     port = free_port()
     with SlackSimulator(bot_token="xoxb-proc", signing_secret="proc-secret") as simulator:
         simulator.add_channel("C0SUPPORT", "support")
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CLOSELOOP_"))},
-            "SLACK_BOT_TOKEN": simulator.bot_token,
-            "SLACK_SIGNING_SECRET": simulator.signing_secret,
-            "SLACK_API_URL": simulator.api_url,
-            "DATABASE_URL": database,
-            "CLOSELOOP_POLICY": str(EXAMPLE),
-            "CLOSELOOP_INTAKE_TOKEN": "intake-token-0123456789",
-            "PORT": str(port),
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run", "--host", "127.0.0.1"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        process = start_run(simulator, database, port, tmp_path)
         url = f"http://127.0.0.1:{port}"
         try:
             assert wait_until(lambda: healthy(url)), "closeloop run did not come up"
@@ -108,24 +113,7 @@ def test_the_first_run_on_a_new_sqlite_file_creates_the_schema(tmp_path):
     path = tmp_path / "first.sqlite3"
     port = free_port()
     with SlackSimulator(bot_token="xoxb-first", signing_secret="first-secret") as simulator:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CLOSELOOP_"))},
-            "SLACK_BOT_TOKEN": simulator.bot_token,
-            "SLACK_SIGNING_SECRET": simulator.signing_secret,
-            "SLACK_API_URL": simulator.api_url,
-            "DATABASE_URL": f"sqlite:///{path}",
-            "CLOSELOOP_POLICY": str(EXAMPLE),
-            "CLOSELOOP_INTAKE_TOKEN": "intake-token-0123456789",
-            "PORT": str(port),
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run", "--host", "127.0.0.1"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        process = start_run(simulator, f"sqlite:///{path}", port, tmp_path)
         try:
             assert wait_until(lambda: healthy(f"http://127.0.0.1:{port}")), "closeloop run did not come up"
             process.send_signal(signal.SIGTERM)
