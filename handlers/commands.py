@@ -1,4 +1,4 @@
-"""The `/loop` slash command: `help`, `overdue` and `leaderboard`."""
+"""The `/loop` slash command: `help`, `overdue`, `leaderboard` and `causes`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.app.services import Services
+from bot.domain.causes import period_days
 from bot.domain.leaderboard import Period
+from bot.slack.causes_report import causes_answer
 from bot.slack.help import HELP
 from bot.slack.leaderboard import leaderboard_answer
 from bot.slack.links import WorkspaceLinks
@@ -39,6 +41,19 @@ def leaderboard_answer_for(services: Services, words: list[str]) -> dict[str, An
     return leaderboard_answer(services.leaderboard.board(Period(word)))
 
 
+def causes_answer_for(services: Services, words: list[str]) -> dict[str, Any]:
+    """`/loop causes [week|month|quarter|year|30d]`, the last 30 days by default."""
+    word = words[0] if words else "month"
+    days = period_days(word)
+    if days is None:
+        said = escape(word[:40])
+        return {
+            "text": f"I show `week`, `month`, `quarter`, `year` or a number of days from `1d` to `3660d`, "
+            f"not `{said}`: try `/loop causes month`."
+        }
+    return causes_answer(services.queries.causes(days), services.policy)
+
+
 def register(app: App, services: Services) -> None:
     links = WorkspaceLinks(app.client)
 
@@ -48,13 +63,15 @@ def register(app: App, services: Services) -> None:
         if not words or words[0].lower() == "help":
             ack(text=HELP)
             return
-        if words[0].lower() in ("overdue", "leaderboard"):
+        if words[0].lower() in ("overdue", "leaderboard", "causes"):
             if not services.policy.may_see_reports(str(command.get("user_id"))):
                 ack(text="Reports are for managers here (permissions.reports in the policy).")
                 return
             ack()  # the answer may need a Web API call (the workspace's address): never before ack
             if words[0].lower() == "overdue":
                 respond(response_type="ephemeral", **overdue_answer(services, words[1:], links))
+            elif words[0].lower() == "causes":
+                respond(response_type="ephemeral", **causes_answer_for(services, words[1:]))
             else:
                 respond(response_type="ephemeral", **leaderboard_answer_for(services, words[1:]))
             return

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.causes import CausesReport, grouped
 from bot.domain.policy import Policy
 from bot.domain.records import CaseSnapshot
+from storage.causes import CausesStore
 from storage.deadline_store import DeadlineStore
 from storage.repository import Repository
 
@@ -59,3 +61,9 @@ class CaseQueries:
         overdue = self.deadlines.open_cases_due_between(None, now, department=department)
         at_risk = self.deadlines.open_cases_due_between(now, window_end, department=department)
         return OverdueCases(now, CaseList(*overdue), CaseList(*at_risk))
+
+    def causes(self, days: int) -> CausesReport:
+        """`/loop causes`: the last `days` days up to now, from one grouped query over the closes."""
+        until = self.clock()
+        since = until - timedelta(days=days)
+        return grouped(days, since, until, CausesStore(self.repository.database).tallies(since, until))

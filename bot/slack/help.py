@@ -9,4 +9,5 @@ HELP = """*closeloop* closes the customer feedback loop.
 Commands:
 • `/loop overdue [department]` — open cases that missed a deadline or are about to, oldest first
 • `/loop leaderboard [week|month|quarter]` — loops closed, kudos, and promoters nobody thanked
+• `/loop causes [week|month|quarter|year|30d]` — root causes per department, their outcomes and remedies
 • `/loop help` — this message"""
