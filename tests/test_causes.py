@@ -4,13 +4,18 @@ bad periods, permissions, hostile names and Slack's limits."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import func, select
 
+from bot.devkit.bench import inprocess
+from bot.devkit.bench.prefill import prefill
+from bot.devkit.bench.report import Report
 from bot.domain.causes import CauseTally, grouped
 from bot.policy_file import parse_policy
 from bot.slack.causes_report import causes_answer
+from storage.models import Case
 from tests.factories import CLOSE_FORM, payload
 from tests.support.steps import close_case, open_case
 
@@ -195,3 +200,19 @@ def test_a_report_of_many_departments_stays_under_fifty_blocks(policy):
     assert all(len(b["text"]["text"]) <= 3000 for b in reply["blocks"] if b["type"] == "section")
     assert reply["blocks"][-1]["elements"][0]["text"] == "…and 15 more departments."
     assert "<!" not in str(reply["blocks"]) and "<@" not in str(reply["blocks"])
+
+
+def test_the_bench_reports_the_causes_query_over_the_prefilled_closes(database, policy) -> None:
+    now = datetime.now(UTC)
+    prefill(database, cases=500, open_cases=50, due=0, now=now)
+    with database.transaction() as session:
+        month, departments = session.execute(
+            select(func.count(), func.count(Case.department.distinct())).where(
+                Case.closed_at >= now - timedelta(days=30)
+            )
+        ).one()
+    report = Report()
+    inprocess.causes_query(database, policy, report, "500")
+    (figure,) = [f for f in report.figures if "causes" in f.measure]
+    assert figure.measure == "/loop causes month query, 500 cases" and figure.value > 0
+    assert month and figure.note == f"{month:,} loops in {departments} departments"

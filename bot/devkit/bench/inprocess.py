@@ -1,6 +1,6 @@
-"""Measurements that need no Slack: the deadline sweep and the `/loop overdue` and
-`/loop leaderboard` queries, built from the same pieces bot/wiring.py builds them from, on a clock
-the bench sets."""
+"""Measurements that need no Slack: the deadline sweep and the `/loop overdue`,
+`/loop leaderboard` and `/loop causes` queries, built from the same pieces bot/wiring.py builds
+them from, on a clock the bench sets."""
 
 from __future__ import annotations
 
@@ -102,3 +102,24 @@ def leaderboard_query(database: Database, report: Report, label: str) -> None:
         found = f"{sum(s.closed for s in board.standings):,} loops of {len(board.standings):,} people"
     name = f"/loop leaderboard month query, {label} cases"
     report.add(Figure(name, 1000 * statistics.median(times), "ms", note=found))
+
+
+def causes_query(database: Database, policy: Policy, report: Report, label: str) -> None:
+    """`/loop causes month`: the median of five (the first warms the cache), over the same ~86k
+    closes in a month as the leaderboard's, grouped in one query."""
+    queries = CaseQueries(
+        Repository(database, SlaPlanner(policy)),
+        DeadlineStore(database, snapshot),
+        policy,
+        lambda: datetime.now(UTC),
+    )
+    times = []
+    result = None
+    for _ in range(5):
+        started = time.perf_counter()
+        result = queries.causes(30)
+        times.append(time.perf_counter() - started)
+    found = f"{result.total:,} loops in {len(result.departments):,} departments" if result else ""
+    report.add(
+        Figure(f"/loop causes month query, {label} cases", 1000 * statistics.median(times), "ms", note=found)
+    )

@@ -82,9 +82,12 @@ def _phases(bench: live.Bench, sizes: Sizes) -> None:
         )
         stored = cases
         report.notes.append(f"pre-filled {filled.total:,} cases in {filled.seconds:.1f} s")
-        _say(f"clicks, /loop overdue, leaderboard at {cases:,} cases (pre-filled in {filled.seconds:.1f} s)")
+        _say(
+            f"clicks, /loop overdue, leaderboard, causes at {cases:,} cases ({filled.seconds:.1f} s to fill)"
+        )
         inprocess.overdue_query(store.db, policy, report, _label(cases))
         inprocess.leaderboard_query(store.db, report, _label(cases))
+        inprocess.causes_query(store.db, policy, report, _label(cases))
         live.clicks(bench, _label(cases))
         stored += 20
     report.add(Figure("peak RSS of the bot (VmHWM)", bench.peak_rss_kib / 1024, "MiB"))
