@@ -72,9 +72,8 @@ def causes_answer(report: CausesReport, policy: Policy) -> dict[str, Any]:
     more = len(report.departments) - len(shown)
     if more > 0:
         blocks.append(kit.context(f"…and {more} more department{'s' if more != 1 else ''}."))
-    departments = len(report.departments)
-    text = (
-        f"Root causes for {words}: {report.total} loops closed in {departments} "
-        f"department{'s' if departments != 1 else ''}"
-    )
+    count = len(report.departments)
+    loops = f"{report.total} loop{'s' if report.total != 1 else ''}"
+    departments = f"{count} department{'s' if count != 1 else ''}"
+    text = f"Root causes for {words}: {loops} closed in {departments}"
     return {"text": text, "blocks": blocks}
