@@ -300,6 +300,23 @@ def command_bench(args: argparse.Namespace) -> int:
     return run_bench(quick=args.quick, database_url=args.database, json_path=args.json)
 
 
+def command_export(args: argparse.Namespace) -> int:
+    from bot.clock import utc_now
+    from bot.export_command import run_export
+
+    settings = load_settings()
+    _schema(settings)  # one clear line when the database cannot be reached
+    return run_export(
+        settings,
+        since=args.since,
+        until=args.until,
+        department=args.department,
+        fmt=args.format,
+        bom=args.bom,
+        now=utc_now(),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="closeloop", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -337,6 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "status"])
     db.set_defaults(handler=command_db)
+
+    export = sub.add_parser("export", help="write every response with its case to stdout (CSV or JSON lines)")
+    export.add_argument("--since", metavar="DATE", help="received on or after DATE (YYYY-MM-DD, UTC)")
+    export.add_argument("--until", metavar="DATE", help="received on or before DATE (YYYY-MM-DD, UTC)")
+    export.add_argument("--department", metavar="D", help="one department's (a name from the policy)")
+    export.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="default csv")
+    export.add_argument("--bom", action="store_true", help="start the CSV with a UTF-8 BOM (for Excel)")
+    export.set_defaults(handler=command_export)
     return parser
 
 
