@@ -20,6 +20,8 @@ from sqlalchemy import create_engine, insert, text
 
 from bot.app.export import COLUMNS, deadline_state
 from bot.cli import main
+from bot.devkit.bench.export_run import ExportFailed, measure_export
+from bot.devkit.bench.prefill import prefill
 from bot.export_format import neutralised
 from storage import export as storage_export
 from storage.db import Database, normalise_url
@@ -354,3 +356,12 @@ def test_a_reader_that_stops_early_ends_it_quietly(database, database_url, tmp_p
     err = process.stderr.read()
     assert process.wait(timeout=60) == 0
     assert err == b""
+
+
+@pytest.mark.process
+def test_the_bench_measures_a_whole_export_and_its_peak_rss(database, database_url, tmp_path):
+    prefill(database, cases=500, open_cases=50, due=0, now=at(20))
+    seconds, peak_kib = measure_export(database_url, tmp_path)
+    assert seconds > 0 and 10_000 < peak_kib < 1_000_000  # a Python process: tens of MiB
+    with pytest.raises(ExportFailed, match="exited 2"):
+        measure_export("postgresql://postgres@127.0.0.1:9/none?connect_timeout=2", tmp_path)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from bot.devkit.bench import inprocess, live
 from bot.devkit.bench.database import BenchDatabase, DatabaseNotEmpty
+from bot.devkit.bench.export_run import export_figures
 from bot.devkit.bench.policy import bench_policy, write_policy
 from bot.devkit.bench.prefill import prefill
 from bot.devkit.bench.report import Figure, Report
@@ -88,6 +89,7 @@ def _phases(bench: live.Bench, sizes: Sizes) -> None:
         inprocess.overdue_query(store.db, policy, report, _label(cases))
         inprocess.leaderboard_query(store.db, report, _label(cases))
         inprocess.causes_query(store.db, policy, report, _label(cases))
+        export_figures(store.url, bench.workdir, report, _label(cases))
         live.clicks(bench, _label(cases))
         stored += 20
     report.add(Figure("peak RSS of the bot (VmHWM)", bench.peak_rss_kib / 1024, "MiB"))
