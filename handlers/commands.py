@@ -1,4 +1,4 @@
-"""The `/loop` slash command: `help`, `overdue`, `leaderboard` and `causes`."""
+"""The `/loop` slash command: `help`, `mine`, `overdue`, `leaderboard` and `causes`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from bot.slack.causes_report import causes_answer
 from bot.slack.help import HELP
 from bot.slack.leaderboard import leaderboard_answer
 from bot.slack.links import WorkspaceLinks
+from bot.slack.mine_report import LISTED, mine_answer
 from bot.slack.overdue_report import overdue_report
 from bot.slack.text import escape
 
@@ -54,6 +55,13 @@ def causes_answer_for(services: Services, words: list[str]) -> dict[str, Any]:
     return causes_answer(services.queries.causes(days), services.policy)
 
 
+def mine_answer_for(services: Services, user: str, links: WorkspaceLinks) -> dict[str, Any]:
+    """`/loop mine`: the caller's own open cases, so no report permission is needed; the list is
+    capped, the count the query gives is not."""
+    mine = services.queries.open_cases_of(user, limit=LISTED)
+    return mine_answer(services.policy, services.clock(), mine.total, mine.cases, link=links.case_link)
+
+
 def register(app: App, services: Services) -> None:
     links = WorkspaceLinks(app.client)
 
@@ -62,6 +70,12 @@ def register(app: App, services: Services) -> None:
         words = str(command.get("text") or "").split()
         if not words or words[0].lower() == "help":
             ack(text=HELP)
+            return
+        if words[0].lower() == "mine":
+            ack()  # the links need the workspace's address, a Web API call: never before ack
+            respond(
+                response_type="ephemeral", **mine_answer_for(services, str(command.get("user_id")), links)
+            )
             return
         if words[0].lower() in ("overdue", "leaderboard", "causes"):
             if not services.policy.may_see_reports(str(command.get("user_id"))):

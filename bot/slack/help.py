@@ -7,6 +7,7 @@ HELP = """*closeloop* closes the customer feedback loop.
 • *Claim* a case to own it, call or email the customer, then *Log contact*.
 • *Close loop* with the outcome, the root cause and what you did — the team gets a shout-out.
 Commands:
+• `/loop mine` — your open cases, oldest first, with their next deadlines and buttons
 • `/loop overdue [department]` — open cases that missed a deadline or are about to, oldest first
 • `/loop leaderboard [week|month|quarter]` — loops closed, kudos, and promoters nobody thanked
 • `/loop causes [week|month|quarter|year|30d]` — root causes per department, their outcomes and remedies
