@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import func, select
 
@@ -25,6 +27,8 @@ from storage.leaderboard import LeaderboardStore
 from storage.models import Deadline
 from storage.repository import Repository
 from storage.snapshots import snapshot
+
+T = TypeVar("T")
 
 
 def _due_rows(database: Database, now: datetime) -> int:
@@ -67,59 +71,50 @@ def sweep(database: Database, policy: Policy, report: Report, *, open_cases: int
     )
 
 
-def overdue_query(database: Database, policy: Policy, report: Report, label: str) -> None:
-    """`/loop overdue` for the whole workspace: the median of five (the first warms the cache)."""
-    queries = CaseQueries(
+def median_of_five(query: Callable[[], T]) -> tuple[float, T]:
+    """The median time of five runs in ms (the first warms the cache), and the last answer."""
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        answer = query()
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times), answer
+
+
+def case_queries(database: Database, policy: Policy) -> CaseQueries:
+    """The queries `/loop` answers from, built as bot.wiring builds them, on the real clock."""
+    return CaseQueries(
         Repository(database, SlaPlanner(policy)),
         DeadlineStore(database, snapshot),
         policy,
         lambda: datetime.now(UTC),
     )
-    times = []
-    result = None
-    for _ in range(5):
-        started = time.perf_counter()
-        result = queries.overdue(None)
-        times.append(time.perf_counter() - started)
+
+
+def overdue_query(database: Database, policy: Policy, report: Report, label: str) -> None:
+    """`/loop overdue` for the whole workspace: the median of five (the first warms the cache)."""
+    queries = case_queries(database, policy)
+    milliseconds, result = median_of_five(lambda: queries.overdue(None))
     found = f"{result.overdue.total:,} overdue, {result.at_risk.total:,} at risk" if result else ""
-    report.add(
-        Figure(f"/loop overdue query, {label} cases", 1000 * statistics.median(times), "ms", note=found)
-    )
+    report.add(Figure(f"/loop overdue query, {label} cases", milliseconds, "ms", note=found))
 
 
 def leaderboard_query(database: Database, report: Report, label: str) -> None:
     """`/loop leaderboard month`: the median of five (the first warms the cache). The pre-fill's
     closed cases are 30 s apart, so a month holds ~86k of them, each closed by one of its people."""
     query = LeaderboardQuery(LeaderboardStore(database), lambda: datetime.now(UTC))
-    times = []
-    board = None
-    for _ in range(5):
-        started = time.perf_counter()
-        board = query.board(Period.MONTH)
-        times.append(time.perf_counter() - started)
+    milliseconds, board = median_of_five(lambda: query.board(Period.MONTH))
     found = ""
     if board is not None:
         found = f"{sum(s.closed for s in board.standings):,} loops of {len(board.standings):,} people"
     name = f"/loop leaderboard month query, {label} cases"
-    report.add(Figure(name, 1000 * statistics.median(times), "ms", note=found))
+    report.add(Figure(name, milliseconds, "ms", note=found))
 
 
 def causes_query(database: Database, policy: Policy, report: Report, label: str) -> None:
     """`/loop causes month`: the median of five (the first warms the cache), over the same ~86k
     closes in a month as the leaderboard's, grouped in one query."""
-    queries = CaseQueries(
-        Repository(database, SlaPlanner(policy)),
-        DeadlineStore(database, snapshot),
-        policy,
-        lambda: datetime.now(UTC),
-    )
-    times = []
-    result = None
-    for _ in range(5):
-        started = time.perf_counter()
-        result = queries.causes(30)
-        times.append(time.perf_counter() - started)
+    queries = case_queries(database, policy)
+    milliseconds, result = median_of_five(lambda: queries.causes(30))
     found = f"{result.total:,} loops in {len(result.departments):,} departments" if result else ""
-    report.add(
-        Figure(f"/loop causes month query, {label} cases", 1000 * statistics.median(times), "ms", note=found)
-    )
+    report.add(Figure(f"/loop causes month query, {label} cases", milliseconds, "ms", note=found))
