@@ -339,7 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", action="store_true", help="keep the temporary database")
     demo.set_defaults(handler=command_demo)
 
-    bench = sub.add_parser("bench", help="measure a real `closeloop run` against a simulated Slack, figure by figure against its goals")
+    bench = sub.add_parser(
+        "bench",
+        help="measure a real `closeloop run` against a simulated Slack, figure by figure against its goals",
+    )
     bench.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes (for CI)")
     bench.add_argument(
         "--database", help="an EMPTY database URL to fill and empty (default: a temporary SQLite file)"
