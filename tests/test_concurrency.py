@@ -3,26 +3,12 @@ them too because it is the default)."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 from storage.db import Database
 from storage.repository import Repository
 from tests.factories import feedback_and_triage
+from tests.support.race import race
 
 CONTENDERS = 12
-
-
-def _race(count: int, action):
-    """Start `count` calls of action(i) at the same instant; return their results."""
-    barrier = threading.Barrier(count)
-
-    def run(i: int):
-        barrier.wait()
-        return action(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def test_many_simultaneous_claims_make_exactly_one_owner(database_url, policy, clock):
@@ -32,7 +18,7 @@ def test_many_simultaneous_claims_make_exactly_one_owner(database_url, policy, c
     # Each contender has its own engine, like separate bot processes would.
     databases = [Database(database_url) for _ in range(CONTENDERS)]
     try:
-        results = _race(CONTENDERS, lambda i: Repository(databases[i]).claim(case_id, f"U0AGENT{i}", clock()))
+        results = race(CONTENDERS, lambda i: Repository(databases[i]).claim(case_id, f"U0AGENT{i}", clock()))
     finally:
         for db in databases:
             db.dispose()
@@ -49,7 +35,7 @@ def test_many_simultaneous_claims_make_exactly_one_owner(database_url, policy, c
 def test_the_same_response_arriving_twice_at_once_makes_one_case(database_url, policy, clock):
     databases = [Database(database_url) for _ in range(6)]
     try:
-        results = _race(
+        results = race(
             6,
             lambda i: Repository(databases[i]).record_feedback(
                 *feedback_and_triage(policy, comment=f"attempt {i}"), clock()

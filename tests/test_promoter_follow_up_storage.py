@@ -3,8 +3,6 @@ record one row per (response, action) and owe one coalesced edit of the notice."
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -13,6 +11,7 @@ from bot.domain.vocabulary import DeliveryKind, DeliveryStatus, PromoterAction
 from storage.models import Delivery, PromoterFollowUp
 from storage.promoter_follow_ups import PromoterFollowUps
 from tests.factories import feedback_and_triage
+from tests.support.race import race
 
 
 def test_racing_presses_record_the_action_once_and_owe_one_edit(database, repository, policy, clock):
@@ -20,16 +19,13 @@ def test_racing_presses_record_the_action_once_and_owe_one_edit(database, reposi
     assert outcome.case_id is None
     feedback_id = outcome.feedback_id
     store = PromoterFollowUps(database)
-    start = threading.Barrier(8)
     now = clock()
 
     def press(n: int) -> bool:
-        start.wait()
         action = PromoterAction.THANKED if n % 2 else PromoterAction.REFERENCE
         return store.press(feedback_id, action, f"U0P{n}", now, lambda _last: now + timedelta(seconds=5))[1]
 
-    with ThreadPoolExecutor(8) as pool:
-        new = list(pool.map(press, range(8)))
+    new = race(8, press)
     assert sum(new) == 2  # one winner per action
     with database.transaction() as session:
         rows = session.scalar(select(func.count()).select_from(PromoterFollowUp))

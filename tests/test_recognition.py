@@ -4,9 +4,6 @@ paced), and a leader's note reaches the shout-out's thread and the closer's DMs.
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from bot.domain.recognition import REFRESH_DELAY, REFRESH_SPACING
@@ -18,6 +15,7 @@ from storage.outbox_store import OutboxStore
 from storage.recognition_store import RecognitionStore
 from storage.repository import Repository
 from tests.factories import CLOSE_FORM, feedback_and_triage
+from tests.support.race import race
 from tests.support.steps import close_case, open_case
 
 WINS = "C0WINS"
@@ -206,17 +204,6 @@ def test_announcements_outcomes_choose_what_is_celebrated(stack, clock):
 CONTENDERS = 12
 
 
-def _race(count: int, action):
-    barrier = threading.Barrier(count)
-
-    def run(i: int):
-        barrier.wait()
-        return action(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
-
-
 @pytest.mark.backends("postgresql", "sqlite")
 def test_kudos_pressed_at_once_in_many_processes_count_once_each(database_url, policy, clock):
     """Separate engines, like separate bot processes: each person counts once, a double press by
@@ -234,7 +221,7 @@ def test_kudos_pressed_at_once_in_many_processes_count_once_each(database_url, p
     pressers = [f"U0FAN{i:02d}" for i in range(CONTENDERS - 2)] + ["U0TWICE", "U0TWICE"]
     databases = [Database(database_url) for _ in range(CONTENDERS)]
     try:
-        given = _race(
+        given = race(
             CONTENDERS,
             lambda i: RecognitionStore(databases[i]).toggle_kudos(
                 shoutout, pressers[i], clock(), lambda _last: clock()

@@ -5,8 +5,6 @@ deadlines of one that still does follow its new category."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -18,6 +16,7 @@ from storage.db import Database
 from storage.models import Deadline, Delivery, TurnaroundRow
 from storage.repository import Repository
 from tests.factories import CLOSE_FORM, feedback_and_triage, payload
+from tests.support.race import race
 from tests.support.steps import click, close_case, open_case
 
 WINS = "C0WINS"
@@ -145,17 +144,6 @@ def test_a_claimed_case_keeps_going_and_its_deadlines_follow_the_new_category(st
     assert max(d.due_at for d in pending) >= case.received_at + timedelta(days=7)
 
 
-def _race(count: int, action):
-    barrier = threading.Barrier(count)
-
-    def run(i: int):
-        barrier.wait()
-        return action(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
-
-
 def test_promoter_responses_racing_from_several_processes_make_one_turnaround(database_url, policy, clock):
     setup = Database(database_url)
     repository = Repository(setup)
@@ -166,7 +154,7 @@ def test_promoter_responses_racing_from_several_processes_make_one_turnaround(da
     contenders = 6
     databases = [Database(database_url) for _ in range(contenders)]
     try:
-        _race(
+        race(
             contenders,
             lambda i: Repository(databases[i]).record_feedback(
                 *feedback_and_triage(policy, id=f"resp-later-{i}", score=9), clock()

@@ -65,51 +65,30 @@ def deadline_state(due: datetime | None, done: datetime | None, closed: bool, no
     return MISSED if closed or due <= now else PENDING
 
 
+# Storage's column names where the export says them otherwise; the rest are written as named.
+_RENAMED = {"feedback_id": "response_id", "case_id": "case_id", "case_owner_id": "owner"}
+# Each step with a deadline: its name in the export, its due column and its done column.
+_STEPS = (
+    ("claim", "case_claim_due_at", "case_claimed_at"),
+    ("first_contact", "case_contact_due_at", "case_contacted_at"),
+    ("close", "case_close_due_at", "case_closed_at"),
+)
+_DUE_COLUMNS = frozenset(due for _, due, _ in _STEPS)
+
+
 def record(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     """One output record from one `storage.export` row (plain values; formatting is the writer's)."""
+    values: dict[str, Any] = {}
+    for key, value in row.items():
+        if key not in _DUE_COLUMNS:
+            values[_RENAMED.get(key, key.removeprefix("feedback_").removeprefix("case_"))] = value
+    values["tags"] = list(values["tags"] or ())
     closed = row["case_status"] == CaseStatus.CLOSED
-    values: dict[str, Any] = {
-        "response_id": row["feedback_id"],
-        "external_id": row["feedback_external_id"],
-        "survey": row["feedback_survey"],
-        "score": row["feedback_score"],
-        "category": row["feedback_category"],
-        "received_at": row["feedback_received_at"],
-        "submitted_at": row["feedback_submitted_at"],
-        "customer_id": row["feedback_customer_id"],
-        "customer_name": row["feedback_customer_name"],
-        "customer_email": row["feedback_customer_email"],
-        "customer_account": row["feedback_customer_account"],
-        "customer_segment": row["feedback_customer_segment"],
-        "touchpoint": row["feedback_touchpoint"],
-        "language": row["feedback_language"],
-        "comment": row["feedback_comment"],
-        "tags": list(row["feedback_tags"] or ()),
-        "department": row["department"],
-        "case_id": row["case_id"],
-        "status": row["case_status"],
-        "priority": row["case_priority"],
-        "owner": row["case_owner_id"],
-        "outcome": row["case_outcome"],
-        "root_cause": row["case_root_cause"],
-        "remedy": row["case_remedy"],
-        "close_note": row["case_close_note"],
-        "customer_informed": row["case_customer_informed"],
-        "contact_channel": row["case_contact_channel"],
-        "created_at": row["case_created_at"],
-        "claimed_at": row["case_claimed_at"],
-        "contacted_at": row["case_contacted_at"],
-        "closed_at": row["case_closed_at"],
-    }
-    for step, due_key, done_key in (
-        ("claim", "case_claim_due_at", "case_claimed_at"),
-        ("first_contact", "case_contact_due_at", "case_contacted_at"),
-        ("close", "case_close_due_at", "case_closed_at"),
-    ):
+    for step, due_key, done_key in _STEPS:
         due = row[due_key]
         values[f"{step}_due_at"] = due
         values[f"{step}_deadline"] = deadline_state(due, row[done_key], closed, now)
-    return values
+    return {name: values[name] for name in COLUMNS}
 
 
 def records(rows: Iterable[dict[str, Any]], now: datetime) -> Iterator[dict[str, Any]]:

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-DEPARTMENTS = tuple(f"dept{k}" for k in range(1, 6))  # bot/devkit/bench/policy.py, without its imports
+# The bench policy's departments (bot/devkit/bench/policy.py routes each by its tag). Defined
+# here, in the light module the load generator's child processes import, not there.
+DEPARTMENTS = tuple(f"dept{k}" for k in range(1, 6))
 
 
 def detractor(external_id: str, department: str) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from typing import Any
 
 import yaml
 
+from bot.devkit.bench.load import DEPARTMENTS
 from bot.devkit.simulator import SlackSimulator
 from bot.domain.policy import Policy
 from bot.policy_file import load_policy
 
-DEPARTMENTS = tuple(f"dept{k}" for k in range(1, 6))
 CHANNELS = {name: f"C0BENCH{k}" for k, name in enumerate(DEPARTMENTS, start=1)}
 WINS_CHANNEL = "C0BENCHWINS"
 MANAGERS = {name: f"U0BMGR{k}" for k, name in enumerate(DEPARTMENTS, start=1)}
@@ -86,17 +86,3 @@ def seed(simulator: SlackSimulator) -> None:
     for name, channel in CHANNELS.items():
         simulator.add_channel(channel, name, members=people)
     simulator.add_channel(WINS_CHANNEL, "wins", members=people)
-
-
-def detractor(external_id: str, department: str) -> dict[str, Any]:
-    """A survey response that opens a high-priority case in `department`."""
-    return {
-        "id": external_id,
-        "survey": "nps",
-        "score": 2,
-        "comment": "The export keeps failing and nobody answers my tickets.",
-        "customer": {"id": f"cus-{external_id}", "name": "Dana Scully", "account": "Acme Corp"},
-        "tags": [department],
-        "touchpoint": "support",
-        "language": "en",
-    }
