@@ -17,7 +17,7 @@ from storage.planning import replan
 from storage.repository import Repository
 from storage.snapshots import snapshot
 from tests.factories import feedback_and_triage
-from tests.test_concurrency import _race
+from tests.support.race import race
 
 H = timedelta(hours=1)
 
@@ -75,7 +75,7 @@ def test_simultaneous_sends_of_one_response_make_one_case_one_plan_and_merge_in_
     contenders = 8
     databases = [Database(database_url) for _ in range(contenders)]
     try:
-        results = _race(
+        results = race(
             contenders,
             lambda i: Repository(databases[i], SlaPlanner(policy)).record_feedback(
                 *feedback_and_triage(policy, comment=f"attempt {i}: the export fails"), clock()
