@@ -1,0 +1,23 @@
+"""themes on responses and cases, and theme spike alerts (issue 11, point 5)
+
+Placeholder: filled in by the change that needs it.
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-02 07:30:00.000000
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0011"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

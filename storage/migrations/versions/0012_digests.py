@@ -1,0 +1,23 @@
+"""the weekly digest: one row per (digest, period) (issue 11, point 3)
+
+Placeholder: filled in by the change that needs it.
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-02 07:30:00.000000
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

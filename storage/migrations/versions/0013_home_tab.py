@@ -1,0 +1,23 @@
+"""the App Home tab: who has it open and owed refreshes (issue 11, point 4)
+
+Placeholder: filled in by the change that needs it.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-02 07:30:00.000000
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0013"
+down_revision: str | None = "0012"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,23 @@
+"""indexes for /loop stats (issue 11, point 1)
+
+Placeholder: filled in by the change that needs it.
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-12-02 07:30:00.000000
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0014"
+down_revision: str | None = "0013"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
