@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, bindparam, not_, or_, select, update
@@ -49,6 +49,8 @@ class DeadlinePlanner(Protocol):
 
     def plan(self, case: CaseSnapshot) -> list[DeadlineSpec]: ...
 
+    def working_time(self, case: CaseSnapshot, start: datetime, end: datetime) -> timedelta: ...
+
 
 class NoDeadlines:
     """A planner for a policy without deadlines (and for storage tests that do not need them)."""
@@ -61,6 +63,9 @@ class NoDeadlines:
 
     def plan(self, case: CaseSnapshot) -> list[DeadlineSpec]:
         return []
+
+    def working_time(self, case: CaseSnapshot, start: datetime, end: datetime) -> timedelta:
+        return max(end - start, timedelta(0))
 
 
 def record_of(row: Deadline) -> DeadlineRecord:

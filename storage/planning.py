@@ -19,6 +19,7 @@ from bot.domain.vocabulary import DeadlineStatus
 from storage.deadline_store import DeadlinePlanner, sync_deadlines
 from storage.models import Case, Feedback
 from storage.snapshots import snapshot
+from storage.stats import stamp_step_times
 
 
 def replan(
@@ -26,6 +27,7 @@ def replan(
 ) -> None:
     """Bring the case's deadline rows in line with its new state; with `due`, first recompute when
     each step is due (re-triage)."""
+    stamp_step_times(case, snapshot(case, feedback), planner, now)
     session.flush()
     if due:
         dates = planner.due_dates(snapshot(case, feedback))

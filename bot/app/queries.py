@@ -10,9 +10,13 @@ from datetime import datetime, timedelta
 from bot.domain.causes import CausesReport, grouped
 from bot.domain.policy import Policy
 from bot.domain.records import CaseSnapshot
+from bot.domain.themes import ThemesReport, labels, themes_report
+from bot.domain.stats import LoopStats, loop_stats
 from storage.causes import CausesStore
 from storage.deadline_store import DeadlineStore
 from storage.repository import Repository
+from storage.themes import ThemeStore
+from storage.stats import StatsStore
 
 
 @dataclass(frozen=True)
@@ -67,3 +71,28 @@ class CaseQueries:
         until = self.clock()
         since = until - timedelta(days=days)
         return grouped(days, since, until, CausesStore(self.repository.database).tallies(since, until))
+
+    def stats(self, department: str | None, since: datetime, until: datetime) -> LoopStats:
+        """`/loop stats` (and the weekly digest's headline): the figures of [since, until), with
+        those of the period of the same length just before it as `previous`."""
+        before = since - (until - since)
+        store = StatsStore(self.repository.database)
+        earlier, current = store.periods(department, before, since, until)
+        previous = loop_stats(before, since, department, earlier)
+        causes = store.root_causes(department, since, until)
+        return loop_stats(
+            since,
+            until,
+            department,
+            current,
+            root_causes=causes,
+            loops_closed=sum(n for _, n in causes),
+            previous=previous,
+        )
+
+    def themes(self, since: datetime, until: datetime, department: str | None = None) -> ThemesReport:
+        """Themes among detractors over [since, until) against the period of the same length just
+        before it, for one department or all (`/loop themes`, a digest's week). One grouped
+        query over the theme rows' index; theme names are outside text: escape them."""
+        tallies = ThemeStore(self.repository.database).tallies(since, until, department)
+        return themes_report(since, until, department, tallies, labels(self.policy.themes))

@@ -268,3 +268,7 @@ class SlaPlanner:
 
     def plan(self, case: CaseSnapshot) -> list[DeadlineSpec]:
         return plan(self.policy, case)
+
+    def working_time(self, case: CaseSnapshot, start: datetime, end: datetime) -> timedelta:
+        """How long a step took (`/loop stats`): business time where the department has hours."""
+        return working_time_between(start, end, business_hours(self.policy, case))
