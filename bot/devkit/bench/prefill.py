@@ -3,8 +3,9 @@ million cases take about a minute.
 
 The rows are what the bot itself writes (storage/repository.py `record_feedback`/`_open_case`,
 storage/deadline_store.py `sync_deadlines`, the outbox's `mark_posted`), for the bench policy:
-- closed cases (the oldest, most of them): claimed, contacted, closed; their four deadline rows
-  cancelled (each step was done before it was due);
+- closed cases (the oldest, most of them): claimed, contacted, closed (10 min, 1 h and 1 day after
+  opening, each step's seconds stored as the bot stores them); their four deadline rows cancelled
+  (each step was done before it was due);
 - open cases, unclaimed and overdue: the claim nudge and claim escalation already sent (which
   bumped the version), the contact and close escalations pending in the future;
 - due cases (the newest): claim due seconds ago, nudge and escalation pending, so one sweep owes
@@ -102,6 +103,7 @@ def _statements(sql: _Dialect) -> list[str]:
         INSERT INTO cases (id, feedback_id, department, category, priority, status, owner_id, created_at,
             updated_at, claimed_at, contacted_at, closed_at, closed_by, outcome, contact_channel,
             root_cause, remedy, close_note, customer_informed, claim_due_at, contact_due_at, close_due_at,
+            claim_seconds, contact_seconds, close_seconds,
             version, slack_channel, slack_ts, message_version, post_attempts, sync_failures)
         {prefix}SELECT :c0 + n, :f0 + n, dept, category, priority,
             CASE WHEN {closed} THEN 'closed' ELSE 'new' END,
@@ -120,6 +122,8 @@ def _statements(sql: _Dialect) -> list[str]:
             CASE WHEN {closed} THEN 'Called the customer; the workaround helped.' END,
             CASE WHEN {closed} THEN TRUE END,
             {at(f"age - {CLAIM_SECONDS}")}, {at(f"age - {CONTACT_SECONDS}")}, {at(f"age - {CLOSE_SECONDS}")},
+            CASE WHEN {closed} THEN 600 END, CASE WHEN {closed} THEN 3600 END,
+            CASE WHEN {closed} THEN 86400 END,
             CASE state WHEN 'closed' THEN 4 WHEN 'open' THEN 2 ELSE 1 END,
             'C0BENCH' || CAST(k AS text), CAST({TS_BASE} + :c0 + n AS text) || '.000100',
             CASE state WHEN 'closed' THEN 4 WHEN 'open' THEN 2 ELSE 1 END, 1, 0
