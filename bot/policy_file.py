@@ -67,7 +67,7 @@ _WORDING: dict[tuple[str, str], tuple[str | None, str]] = {
         "this closeloop reads policy version 1; set version: 1",
     ),
 }
-for _options in ("root_causes", "remedies"):
+for _options in ("root_causes", "remedies", "themes"):
     # Both are shown in a Slack menu (static_select): at most 100 options of 75 characters each.
     _WORDING[("string_too_long", _options)] = (
         "{length} characters, but it is shown as a Slack menu option, which takes at most {max_length}",
@@ -78,6 +78,17 @@ for _options in ("root_causes", "remedies"):
         "{actual_length} entries, but they are shown in a Slack menu, which holds at most {max_length}",
         "merge or remove some",
     )
+
+
+# alerts.theme_spike's numbers (bot.domain.themes.ThemeSpike).
+_WORDING[("greater_than", "alerts.theme_spike.ratio")] = (
+    "{input} is no rise",
+    "use a ratio above 1, e.g. ratio: 3 (three times the theme's 4-week average)",
+)
+_WORDING[("greater_than_equal", "alerts.theme_spike.count")] = (
+    "{input} is too few",
+    "use a count of at least 1, e.g. count: 5",
+)
 
 
 def _example_name(value: object) -> str:

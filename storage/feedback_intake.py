@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.domain.records import FEEDBACK_FIELDS, FeedbackData, IntakeOutcome, Triage
+from bot.domain.themes import theme_keys
 from bot.domain.turnarounds import SYSTEM_CLOSER, closed_itself_note, is_turnaround
 from bot.domain.vocabulary import CaseStatus, Category, DeliveryKind, EventKind, Outcome
 from storage.db import Database
@@ -33,6 +34,7 @@ from storage.history import delivery_row, new_delivery, record_event
 from storage.models import Case, CaseEvent, Deadline, Delivery, Feedback
 from storage.planning import first_deadline_rows, replan
 from storage.snapshots import snapshot_of
+from storage.themes import resync, theme_rows, write_themes
 from storage.turnarounds import closed_itself_reply, earlier_followed_up_detractor, record_turnaround
 
 FEEDBACK = Feedback.__table__
@@ -125,6 +127,8 @@ class FeedbackIntake:
         self, connection: Connection, feedback: dict[str, Any], triage: Triage, now: datetime
     ) -> IntakeOutcome:
         case_id = None
+        if feedback["tags"]:  # one multi-row INSERT, only for a tagged response
+            write_themes(connection, theme_rows(feedback, theme_keys(feedback["tags"])))
         if triage.open_case:
             case_id = self._open_case(connection, feedback, triage, now)
         elif triage.notify:
@@ -245,6 +249,11 @@ class FeedbackIntake:
             values = {column.key: getattr(feedback, column.key) for column in FEEDBACK.columns}
             case_id = self._open_case(session.connection(), values, triage, now)
         session.flush()
+        # The theme rows follow the response (its tags, department, category): rare, so unread.
+        tags = theme_keys(feedback.tags or ()) if "tags" in changed_fields else None
+        department = case.department if case is not None else feedback.department
+        themed = {"id": feedback.id, "department": department, "category": feedback.category}
+        resync(session.connection(), {**themed, "received_at": feedback.received_at}, tags)
         if triage.category == Category.PROMOTER and category_before != Category.PROMOTER:
             if case is not None and case_before is not None:
                 self._won_back_by_update(session, case, case_before, score_before, feedback, now)

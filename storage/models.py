@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -319,6 +320,52 @@ class PromoterFollowUp(Base):
     action: Mapped[str] = mapped_column(String(30))
     user_id: Mapped[str] = mapped_column(String(50))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ThemeTag(Base):
+    """A theme of a response: one row per (response, theme key, source), `tag` from the survey
+    tool, `owner` picked when the loop was closed. The response's department, category and
+    arrival are copied here (and kept in step when a re-send changes them), so counting the
+    themes among a period's detractors reads this table's index alone (migration 0011)."""
+
+    __tablename__ = "theme_tags"
+    __table_args__ = (
+        UniqueConstraint("feedback_id", "theme", "source", name="uq_theme_tags_feedback_id_theme_source"),
+        # `/loop themes` and the spike check: a period's detractors, grouped by theme (and department).
+        Index(
+            "ix_theme_tags_category_received_at",
+            "category",
+            "received_at",
+            "department",
+            "theme",
+            "feedback_id",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback.id"))
+    theme: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(10))
+    department: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ThemeAlertRow(Base):
+    """The last spike alert of a theme in a department. Claimed with one conditional upsert
+    (insert, or take over a row whose alert is older than the window), so of any number of
+    processes checking at once exactly one queues the alert; `delivery_id` is that delivery,
+    which renders from this row (`feedback_ids`: the detractor responses it names)."""
+
+    __tablename__ = "theme_alerts"
+
+    department: Mapped[str] = mapped_column(String(100), primary_key=True)
+    theme: Mapped[str] = mapped_column(String(100), primary_key=True)
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    count: Mapped[int] = mapped_column(Integer)
+    average: Mapped[float | None] = mapped_column(Float)
+    feedback_ids: Mapped[list[int]] = mapped_column(JSON)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
 
 
 # `/loop leaderboard` reads a period's closed loops, kudos, recognitions and notices by time:

@@ -11,10 +11,12 @@ from bot.domain.causes import CausesReport, grouped
 from bot.domain.policy import Policy
 from bot.domain.records import CaseSnapshot
 from bot.domain.stats import LoopStats, loop_stats
+from bot.domain.themes import ThemesReport, labels, themes_report
 from storage.causes import CausesStore
 from storage.deadline_store import DeadlineStore
 from storage.repository import Repository
 from storage.stats import StatsStore
+from storage.themes import ThemeStore
 
 
 @dataclass(frozen=True)
@@ -87,3 +89,10 @@ class CaseQueries:
             loops_closed=sum(n for _, n in causes),
             previous=previous,
         )
+
+    def themes(self, since: datetime, until: datetime, department: str | None = None) -> ThemesReport:
+        """Themes among detractors over [since, until) against the period of the same length just
+        before it, for one department or all (`/loop themes`, a digest's week). One grouped
+        query over the theme rows' index; theme names are outside text: escape them."""
+        tallies = ThemeStore(self.repository.database).tallies(since, until, department)
+        return themes_report(since, until, department, tallies, labels(self.policy.themes))

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from bot.domain.deadline_policy import BusinessHoursSpec, PriorityRule, Sla, user_ids
+from bot.domain.themes import Alerts, theme_key
 from bot.domain.vocabulary import Category, Outcome, Priority, Survey
 
 
@@ -207,6 +208,8 @@ class Policy(_Strict):
     cases: CasesPolicy = Field(default_factory=CasesPolicy)
     root_causes: list[OptionLabel] = Field(min_length=1, max_length=100)
     remedies: list[OptionLabel] = Field(min_length=1, max_length=100)
+    # Themes an owner may pick when closing (a multi-select); survey tags count as themes too.
+    themes: list[OptionLabel] = Field(default_factory=list, max_length=100)
     announcements: Announcements
     sla: Sla | None = None
     permissions: Permissions = Field(default_factory=Permissions)
@@ -214,6 +217,8 @@ class Policy(_Strict):
     # Told by direct message when the bot cannot post somewhere (not invited, channel archived).
     admins: list[str] = Field(default_factory=list)
     recognition: Recognition = Field(default_factory=Recognition)
+    # alerts.theme_spike: tell a department's channel when one theme suddenly has many detractors.
+    alerts: Alerts = Field(default_factory=Alerts)
 
     _check_admins = field_validator("admins")(user_ids)
 
@@ -264,6 +269,11 @@ class Policy(_Strict):
             values = [v.casefold() for v in getattr(self, field)]
             if len(set(values)) != len(values):
                 problems.append(f"{field}: an entry is listed twice — remove the repeat")
+        keys = [theme_key(t) for t in self.themes]
+        repeated = sorted({t for t, key in zip(self.themes, keys, strict=True) if keys.count(key) > 1})
+        if repeated:
+            listed = ", ".join(repr(t) for t in repeated)
+            problems.append(f"themes: {listed} listed twice (case and spaces aside) — remove the repeat")
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -90,6 +90,7 @@ class DeliveryKind(StrEnum):
     NOTICE_REFRESH = "notice_refresh"  # a promoter's notice edited to show who followed up (coalesced)
     TURNAROUND = "turnaround"  # a detractor won back, celebrated in the announcements channel
     CLOSED_ITSELF = "closed_itself"  # thread reply: an unclaimed case its customer's new score made moot
+    THEME_ALERT = "theme_alert"  # one theme's detractors spiked: the department's channel, naming the cases
 
 
 DM_KINDS = (DeliveryKind.ESCALATION_DM, DeliveryKind.REMINDER_DM, DeliveryKind.ASSIGNED_DM)
@@ -123,6 +124,13 @@ class DeadlineStatus(StrEnum):
     ACKNOWLEDGED = "acknowledged"  # a manager took the escalation: the rest of its chain stops
     SUPERSEDED = "superseded"  # due together with a later one for the same people: only that one went
     RETIRED = "retired"  # history of a chain that starts over (case moved department, loop reopened)
+
+
+class ThemeSource(StrEnum):
+    """Where a response's theme came from (theme_tags.source)."""
+
+    TAG = "tag"  # the survey tool's tags
+    OWNER = "owner"  # picked from the policy's themes when the loop was closed
 
 
 class PromoterAction(StrEnum):
