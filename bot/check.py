@@ -66,9 +66,12 @@ def run_check(settings: Settings, policy_path: str | None, *, out: Callable[[str
             out(f"✗ {problem}")
         return 1
     out(f"✓ {path}: valid — {len(policy.departments)} departments, {len(policy.routing.rules)} routing rules")
+    unmapped = policy.sources.unmapped(list(settings.source_secrets))  # a tool's route on, its score unmapped
+    for problem in unmapped:
+        out(f"✗ {problem}")
     if not settings.slack_bot_token:
         out("· SLACK_BOT_TOKEN not set: channel access not checked")
-        return 1 if owed_problems(settings, out) else 0
+        return 1 if owed_problems(settings, out) or unmapped else 0
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=15)
     try:
         identity = client.auth_test()
@@ -93,7 +96,7 @@ def run_check(settings: Settings, policy_path: str | None, *, out: Callable[[str
     if not problems:
         out(f"✓ the bot can post in all {len(policy_channels(policy))} channels")
     stuck = owed_problems(settings, out)
-    return 1 if problems or stuck else 0
+    return 1 if problems or stuck or unmapped else 0
 
 
 def owed_problems(settings: Settings, out: Callable[[str], None]) -> int:

@@ -6,12 +6,16 @@ stops start-up with one line naming the variable, where it is read from, and the
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
+
+from bot.domain.sources import TOOLS
 
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///closeloop.sqlite3"
@@ -27,7 +31,24 @@ HELP = {
     "CLOSELOOP_INTAKE_SIGNING_SECRET": "a long random string survey tools sign requests with "
     "(X-Closeloop-Signature; e.g. from: python -c 'import secrets; print(secrets.token_hex(32))')",
     "CLOSELOOP_POLICY": "the path of your policy file (start from bot/examples/policy.yml)",
+    "CLOSELOOP_INTAKE_WEBHOOK_SECRET": "a Standard Webhooks secret, 'whsec_' and the base64 of 24+ random "
+    "bytes (e.g. from: python -c 'import base64, secrets; print(\"whsec_\" + "
+    "base64.b64encode(secrets.token_bytes(32)).decode())')",
+    "CLOSELOOP_TYPEFORM_SECRET": "a long random string that you also paste as the webhook's Secret in "
+    "Typeform (the form's Connect > Webhooks > Edit)",
+    "CLOSELOOP_FORMBRICKS_SECRET": "the webhook's signing secret, which starts with whsec_, as Formbricks "
+    "shows it (Configuration > Integrations > Webhooks > the webhook)",
+    "CLOSELOOP_WOOTRIC_SECRET": "the secret Wootric signs the account's outgoing webhooks with (or, for "
+    "an account that does not sign them, a long random string sent as ?token= in the URL)",
+    "CLOSELOOP_ASKNICELY_SECRET": "a long random string that AskNicely sends as 'Authorization: Bearer …' "
+    "(a custom header in AskNicely's Webhooks app)",
+    "CLOSELOOP_ZENDESK_SECRET": "the webhook's signing secret (Admin Center > Apps and integrations > "
+    "Webhooks > the webhook > Signing secret > Reveal secret)",
 }
+STANDARD_WEBHOOK_SECRETS = ("CLOSELOOP_INTAKE_WEBHOOK_SECRET", "CLOSELOOP_FORMBRICKS_SECRET")
+# Secrets the admin makes up (the others come from the tool): as long as the intake token.
+CHOSEN_SECRETS = ("CLOSELOOP_TYPEFORM_SECRET", "CLOSELOOP_WOOTRIC_SECRET", "CLOSELOOP_ASKNICELY_SECRET")
+MIN_WEBHOOK_KEY_BYTES = 16
 
 
 class SettingsError(Exception):
@@ -46,6 +67,8 @@ class Settings:
     port: int
     source: str
     intake_signing_secret: str | None = None
+    intake_webhook_secret: str | None = None  # Standard Webhooks on /feedback
+    source_secrets: Mapping[str, str] = field(default_factory=dict)  # tool -> secret: its route is on
 
     def require(self, *names: str) -> None:
         """Fail with one clear line for the first missing setting among `names` (env var names)."""
@@ -56,10 +79,11 @@ class Settings:
     def require_intake_auth(self) -> None:
         """Fail with one line unless `/feedback` can authenticate someone: a token, a signing secret
         or both."""
-        if not (self.intake_token or self.intake_signing_secret):
+        if not (self.intake_token or self.intake_signing_secret or self.intake_webhook_secret):
             raise SettingsError(
                 f"CLOSELOOP_INTAKE_TOKEN is not set in {self.source} (nor CLOSELOOP_INTAKE_SIGNING_SECRET) "
-                f"— set it to {HELP['CLOSELOOP_INTAKE_TOKEN']}"
+                f"— set it to {HELP['CLOSELOOP_INTAKE_TOKEN']}, or set CLOSELOOP_INTAKE_WEBHOOK_SECRET for "
+                "Standard Webhooks signatures"
             )
 
 
@@ -76,6 +100,33 @@ _ATTRIBUTES = {
 def _check_prefix(name: str, value: str | None, prefix: str, source: str) -> None:
     if value and not value.startswith(prefix):
         raise SettingsError(f"{name} in {source} does not start with '{prefix}' — set it to {HELP[name]}")
+
+
+def _secret_problem(name: str, value: str) -> str | None:
+    """What is wrong with a webhook secret's form, if anything (its value is never shown)."""
+    if any(character.isspace() for character in value):
+        return "contains a space or a line break — paste it again as one word"
+    if name in CHOSEN_SECRETS and len(value) < 16:
+        return "is shorter than 16 characters"
+    if name not in STANDARD_WEBHOOK_SECRETS:
+        return None
+    if not value.startswith("whsec_"):
+        return "does not start with 'whsec_' (a Standard Webhooks secret)"
+    encoded = value.removeprefix("whsec_")
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return "is not base64 after 'whsec_' (copy the whole secret again)"
+    if len(key) < MIN_WEBHOOK_KEY_BYTES:
+        return f"holds a {len(key)}-byte key, fewer than {MIN_WEBHOOK_KEY_BYTES}"
+    return None
+
+
+def _webhook_secret(name: str, value: str | None, source: str) -> str | None:
+    problem = _secret_problem(name, value) if value else None
+    if problem is not None:
+        raise SettingsError(f"{name} in {source} {problem} — set it to {HELP[name]}")
+    return value
 
 
 def load_settings(
@@ -129,6 +180,15 @@ def load_settings(
             f"CLOSELOOP_INTAKE_SIGNING_SECRET in {source} is shorter than 16 characters — set it to "
             + HELP["CLOSELOOP_INTAKE_SIGNING_SECRET"]
         )
+    webhook_secret = _webhook_secret(
+        "CLOSELOOP_INTAKE_WEBHOOK_SECRET", get("CLOSELOOP_INTAKE_WEBHOOK_SECRET"), source
+    )
+    source_secrets = {}
+    for tool in TOOLS:
+        name = f"CLOSELOOP_{tool.upper()}_SECRET"
+        secret = _webhook_secret(name, get(name), source)
+        if secret:
+            source_secrets[tool] = secret
     return Settings(
         slack_bot_token=bot_token,
         slack_signing_secret=get("SLACK_SIGNING_SECRET"),
@@ -140,4 +200,6 @@ def load_settings(
         port=int(port_text),
         source=source,
         intake_signing_secret=signing_secret,
+        intake_webhook_secret=webhook_secret,
+        source_secrets=source_secrets,
     )

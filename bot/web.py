@@ -45,9 +45,11 @@ class Router:
         intake: WsgiApp,
         health: Callable[[], dict[str, Any]],
         metrics: Metrics | None = None,
+        sources: WsgiApp | None = None,
     ) -> None:
         self.slack = SlackRequestHandler(bolt_app, path="/slack/events")
         self.intake = intake
+        self.sources = sources  # POST /feedback/<tool>: survey tools' own webhooks
         self.health = health
         self.metrics = metrics
 
@@ -82,6 +84,8 @@ class Router:
                 return _plain(start_response, "400 Bad Request", {"error": "malformed_request"})
         if path == "/feedback":
             return self.intake(environ, start_response)
+        if path.startswith("/feedback/") and self.sources is not None:
+            return self.sources(environ, start_response)
         if path == "/metrics" and self.metrics is not None:
             data, content_type = self.metrics.exposition()
             start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(data)))])

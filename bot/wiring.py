@@ -20,7 +20,6 @@ from bot.ack_first import AckFirst, AckFirstExecutor
 from bot.app.cases import CaseActions
 from bot.app.deadline_sweep import DeadlineSweeper
 from bot.app.escalations import EscalationActions
-from bot.app.home import HomeTab
 from bot.app.intake import IntakeService
 from bot.app.leaderboard import LeaderboardQuery
 from bot.app.promoters import PromoterActions
@@ -28,6 +27,7 @@ from bot.app.queries import CaseQueries
 from bot.app.recognition import RecognitionActions
 from bot.app.services import Services
 from bot.app.slack_events import SlackEventLog
+from bot.app.sources import SourceIntake
 from bot.bot_identity import BotIdentity
 from bot.clock import Clock, utc_now
 from bot.domain.deadlines import SlaPlanner
@@ -36,7 +36,6 @@ from bot.domain.records import IntakeOutcome
 from bot.executor import TrackingExecutor
 from bot.metrics import Metrics, Owed
 from bot.outbox.alerts import AdminAlerter
-from bot.outbox.home_publisher import HomePublisher, PublishPace
 from bot.outbox.pacing import ChannelPacer
 from bot.outbox.promoter_renderers import with_promoters
 from bot.outbox.queue import OutboxQueue, Priority
@@ -45,7 +44,7 @@ from bot.outbox.renderers import RENDERERS
 from bot.outbox.sender import SlackSender
 from bot.outbox.worker import OutboxWorker
 from bot.server import DEFAULT_THREADS
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.web import Router, WsgiApp
 from handlers import (
     case_buttons,
@@ -62,11 +61,11 @@ from handlers import (
     recognition_buttons,
 )
 from handlers.intake import IntakeEndpoint
+from handlers.intake_sources import SourceEndpoint
 from storage.admin_alerts import AdminAlerts
 from storage.customer_history import CustomerHistories
 from storage.db import Database, log_failure
 from storage.deadline_store import DeadlineStore
-from storage.home_store import HomeStore
 from storage.leaderboard import LeaderboardStore
 from storage.outbox_store import OutboxStore
 from storage.promoter_follow_ups import PromoterFollowUps
@@ -100,15 +99,11 @@ class Runtime:
     sweeper: DeadlineSweeper
     metrics: Metrics
     scheduler: BackgroundScheduler | None = field(default=None)
-    home: HomeTab | None = field(default=None)
-    home_publisher: HomePublisher | None = field(default=None)
 
     def housekeeping(self) -> None:
         """Forget handled Slack event ids after a day (Slack's retries stop within minutes)."""
         try:
             self.services.slack_events.forget_old()
-            if self.home is not None:
-                self.home.forget_idle()
         except Exception as error:
             log_failure(log, "housekeeping", error)
 
@@ -202,40 +197,6 @@ def bolt_logger() -> logging.Logger:
     return logger
 
 
-HOME_UNIT = "home"
-
-
-def build_home(
-    database: Database,
-    policy: Policy,
-    clock: Clock,
-    worker: OutboxWorker,
-    queue: OutboxQueue,
-    sender: SlackSender,
-    metrics: Metrics,
-    *,
-    come_back_later: bool,
-) -> tuple[HomeTab, HomePublisher]:
-    """The App Home: the use case the listener calls, and its publisher, run by the outbox pool
-    as a unit of its own and told by the worker of every case change."""
-    store = HomeStore(database)
-    publish_soon = partial(queue.request_unit, HOME_UNIT, Priority.CLICK)  # someone is looking
-    tab = HomeTab(store, policy, clock, publish_soon, link=worker.links.case_link)
-    publisher = HomePublisher(
-        store=store,
-        client=sender.client,
-        render=tab.page,
-        clock=clock,
-        pace=PublishPace(clock=sender.pacer.clock),
-        rate_limited=metrics.slack_rate_limited,
-    )
-    queue.add_unit(HOME_UNIT, publisher.run)
-    worker.on_case_changed = publisher.case_changed
-    if come_back_later:
-        publisher.on_deferred = lambda seconds: queue.come_back_unit(HOME_UNIT, seconds)
-    return tab, publisher
-
-
 def build_runtime(
     settings: Settings,
     policy: Policy,
@@ -251,6 +212,9 @@ def build_runtime(
     `http_threads` (the server's) sizes the connection pool: a connection for each thread that
     serves requests, and the overflow for the outbox and the scheduler's jobs."""
     settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+    unmapped = policy.sources.unmapped(list(settings.source_secrets))
+    if unmapped:  # a survey tool's route is on, but the policy does not say where its score is
+        raise SettingsError(unmapped[0])
     database = Database(settings.database_url, pool_size=http_threads + LISTENER_THREADS)
     repository = Repository(database, SlaPlanner(policy))
     deadlines = DeadlineStore(database, snapshot)
@@ -273,9 +237,6 @@ def build_runtime(
     )
     outbox_queue = OutboxQueue(outbox_worker, come_back_later=come_back_later)
     after_click = partial(outbox_queue.request, priority=Priority.CLICK)  # a click's edit goes first
-    home_tab, home_publisher = build_home(
-        database, policy, clock, outbox_worker, outbox_queue, sender, metrics, come_back_later=come_back_later
-    )
     metrics.watch_outbox(
         lambda: {kind: Owed(*owed) for kind, owed in outbox_worker.store.owed_by_kind().items()}, clock
     )
@@ -322,9 +283,8 @@ def build_runtime(
         logger=bolt_logger(),
     )
     payload_shape.register(bolt_app)  # before any listener is matched
-    for module in (case_buttons, escalation_buttons, modal_submissions, commands, comment_button):
+    for module in (case_buttons, escalation_buttons, modal_submissions, commands, home, comment_button):
         module.register(bolt_app, services)
-    home.register(bolt_app, home_tab)
     recognition_buttons.register(bolt_app, services)
     promoter_buttons.register(bolt_app, services)
 
@@ -354,15 +314,17 @@ def build_runtime(
                     settings.intake_token,
                     signing_secret=settings.intake_signing_secret,
                     answered=metrics.intake_answered,
+                    webhook_secret=settings.intake_webhook_secret,
                 ),
                 lambda: database_health(database),
                 metrics,
+                SourceEndpoint(
+                    SourceIntake(services.intake), settings.source_secrets, answered=metrics.intake_answered
+                ),
             )
         ),
         listeners=listeners,
         sweep_seconds=sweep_seconds,
         sweeper=DeadlineSweeper(deadlines, policy, clock, outbox_queue.request, metrics),
         metrics=metrics,
-        home=home_tab,
-        home_publisher=home_publisher,
     )

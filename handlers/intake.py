@@ -3,15 +3,18 @@
 Thin on purpose: HTTP in (auth, size, JSON), `IntakeService.accept`, HTTP out. A rejected request
 stores nothing, and every answer is JSON a survey tool's log can show.
 
-A request authenticates with either method, and succeeding with one is enough:
+A request authenticates with any of three methods, and succeeding with one is enough:
 
 - `Authorization: Bearer <CLOSELOOP_INTAKE_TOKEN>`;
 - a signature, as Slack signs its requests: `X-Closeloop-Timestamp: <Unix seconds>` and
   `X-Closeloop-Signature: v1=<hex HMAC-SHA256 of "v1:{timestamp}:{raw body}" keyed with
   CLOSELOOP_INTAKE_SIGNING_SECRET>`, the timestamp within five minutes of now either way, so a
-  captured request cannot be replayed later.
+  captured request cannot be replayed later;
+- Standard Webhooks (standardwebhooks.com): `webhook-id`, `webhook-timestamp` and
+  `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">` keyed with the base64-decoded
+  `whsec_` secret in CLOSELOOP_INTAKE_WEBHOOK_SECRET, within the same five minutes.
 
-Both comparisons take constant time. Nothing here logs a header, a token, a signature or a secret:
+Every comparison takes constant time. Nothing here logs a header, a token, a signature or a secret:
 refusals log a fixed reason.
 """
 
@@ -29,6 +32,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.app.intake import DatabaseUnavailable, IntakeRejected, IntakeService
+from bot.domain.records import IntakeOutcome
+from handlers.signatures import standard_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +46,8 @@ SIGNATURE_HEADER = "HTTP_X_CLOSELOOP_SIGNATURE"  # X-Closeloop-Signature
 _UNIX_SECONDS = re.compile(r"[0-9]{1,15}")  # ASCII digits only (not \d); 15 allows milliseconds, to explain
 MISSING_CREDENTIALS = (
     "missing credentials: send 'Authorization: Bearer <token>' or sign the request with "
-    "X-Closeloop-Timestamp and X-Closeloop-Signature"
+    "X-Closeloop-Timestamp and X-Closeloop-Signature, or with Standard Webhooks' webhook-id, "
+    "webhook-timestamp and webhook-signature"
 )
 
 StartResponse = Callable[..., Any]
@@ -68,8 +74,11 @@ def _bytes(text: str) -> bytes:
     return text.encode("utf-8", "replace")
 
 
-def _bearer_problem(environ: dict[str, Any], token: str | None) -> str | None:
-    """None when the bearer token is right, else what is wrong (never echoing what was sent)."""
+def _bearer_problem(
+    environ: dict[str, Any], token: str | None, variable: str = "CLOSELOOP_INTAKE_TOKEN"
+) -> str | None:
+    """None when the bearer token is right, else what is wrong (never echoing what was sent);
+    `variable` is the setting that holds the token, named when it is not set."""
     scheme, _, supplied = str(environ.get("HTTP_AUTHORIZATION", "")).strip().partition(" ")
     supplied = supplied.strip()
     if scheme.lower() != "bearer":
@@ -77,7 +86,7 @@ def _bearer_problem(environ: dict[str, Any], token: str | None) -> str | None:
     if not supplied:
         return "the bearer token is empty"
     if not token:
-        return "bearer tokens are not enabled on this server (CLOSELOOP_INTAKE_TOKEN is not set)"
+        return f"bearer tokens are not enabled on this server ({variable} is not set)"
     if not hmac.compare_digest(_bytes(supplied), token.encode()):
         return "the bearer token does not match"
     return None
@@ -101,7 +110,19 @@ def _signature_problem(
         return "X-Closeloop-Signature must be 'v1=' followed by the hex HMAC-SHA256"
     if body is None:
         return f"the body is over {MAX_BODY} bytes, too large to verify"
-    age = now - int(timestamp)
+    stale = _stale_problem(now - int(timestamp))
+    if stale is not None:
+        return stale
+    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), _bytes(signature)):
+        return (
+            "the signature does not match: send v1=<hex HMAC-SHA256 of 'v1:<timestamp>:<raw body>'> "
+            "keyed with the signing secret"
+        )
+    return None
+
+
+def _stale_problem(age: float) -> str | None:
+    """What is wrong with a signed timestamp `age` seconds old (negative: ahead), if anything."""
     if age > REPLAY_WINDOW:
         return (
             f"the signature timestamp is {age:.0f} seconds old, more than 5 minutes — check the sending "
@@ -111,11 +132,6 @@ def _signature_problem(
         return (
             f"the signature timestamp is {-age:.0f} seconds in the future, more than 5 minutes — check the "
             "sending machine's clock (Unix seconds, not milliseconds)"
-        )
-    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), _bytes(signature)):
-        return (
-            "the signature does not match: send v1=<hex HMAC-SHA256 of 'v1:<timestamp>:<raw body>'> "
-            "keyed with the signing secret"
         )
     return None
 
@@ -157,11 +173,12 @@ class Answer:
 
 
 class IntakeEndpoint:
-    """`token` and `signing_secret` each enable one way to authenticate; with neither, every request
-    is refused. `clock` (for the replay window) defaults to the intake service's. `answered` hears
-    the result of every POST: the status of an accepted response (`created`, `updated`,
-    `unchanged`) or the `error` of a refused one; the metrics count them, so each request is
-    logged at DEBUG only (under load a line per request would bury the rest)."""
+    """`token`, `signing_secret` and `webhook_secret` (Standard Webhooks, `whsec_…`) each enable one
+    way to authenticate; with none, every request is refused. `clock` (for the replay window)
+    defaults to the intake service's. `answered` hears the result of every POST: the status of an
+    accepted response (`created`, `updated`, `unchanged`) or the `error` of a refused one; the
+    metrics count them, so each request is logged at DEBUG only (under load a line per request
+    would bury the rest)."""
 
     def __init__(
         self,
@@ -171,16 +188,18 @@ class IntakeEndpoint:
         signing_secret: str | None = None,
         clock: Callable[[], datetime] | None = None,
         answered: Callable[[str], None] | None = None,
+        webhook_secret: str | None = None,
     ) -> None:
         self.intake = intake
         self.token = token
         self.signing_secret = signing_secret
+        self.webhook = standard_webhooks.webhook(webhook_secret) if webhook_secret else None
         self.clock = clock or intake.clock
         self.answered = answered or (lambda _result: None)
-        if not (token or signing_secret):
+        if not (token or signing_secret or webhook_secret):
             log.warning(
-                "POST /feedback refuses every request: set CLOSELOOP_INTAKE_TOKEN or "
-                "CLOSELOOP_INTAKE_SIGNING_SECRET"
+                "POST /feedback refuses every request: set CLOSELOOP_INTAKE_TOKEN, "
+                "CLOSELOOP_INTAKE_SIGNING_SECRET or CLOSELOOP_INTAKE_WEBHOOK_SECRET"
             )
 
     def _authenticate(self, environ: dict[str, Any]) -> tuple[str | None, bytes | None, str]:
@@ -203,7 +222,22 @@ class IntakeEndpoint:
             if problem is None:
                 return "signature", body, ""
             problems.append(problem)
+        if standard_webhooks.tried(environ):
+            body = _read_body(environ) if body is None else body
+            problem = self._webhook_problem(environ, body)
+            if problem is None:
+                return "webhook", body, ""
+            problems.append(problem)
         return None, body, "; ".join(problems) or MISSING_CREDENTIALS
+
+    def _webhook_problem(self, environ: dict[str, Any], body: bytes | None) -> str | None:
+        if self.webhook is None:
+            return (
+                "Standard Webhooks signatures are not enabled on this server "
+                "(CLOSELOOP_INTAKE_WEBHOOK_SECRET is not set)"
+            )
+        now = self.clock().timestamp()
+        return standard_webhooks.standard_webhook_problem(environ, self.webhook, body, now, _stale_problem)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         if environ.get("REQUEST_METHOD") != "POST":  # not a delivery, so not counted
@@ -235,46 +269,60 @@ class IntakeEndpoint:
         if method == "bearer":
             body = _read_body(environ)
         if body is None:
-            return Answer(
-                "413 Content Too Large",
-                {"error": "too_large", "detail": f"the body is over {MAX_BODY} bytes"},
-            )
+            return TOO_LARGE
         try:
-            payload = json.loads(body, parse_constant=_no_constants, parse_float=_finite_float)
+            payload = load_json(body)
         except (ValueError, RecursionError) as error:  # JSONDecodeError and over-long integers too
-            return Answer("400 Bad Request", {"error": "invalid_json", "detail": str(error)[:200]})
-        try:
-            outcome = self.intake.accept(payload)
-        except IntakeRejected as rejected:
-            return Answer(
-                "422 Unprocessable Content", {"error": "invalid_feedback", "fields": rejected.fields}
-            )
-        except DatabaseUnavailable as error:
-            # Nothing was stored (the transaction did not commit): a 503 makes the survey tool
-            # send it again, where a 500 might make it give up.
-            log.warning("POST /feedback answered 503: the database is unreachable (%s)", error.reason)
-            return Answer(
-                "503 Service Unavailable",
-                {"error": "unavailable", "detail": "the database is unreachable; send it again later"},
-                (("Retry-After", str(RETRY_AFTER_SECONDS)),),
-            )
-        status = "created" if outcome.created else "updated" if outcome.changed else "unchanged"
-        log.debug(
-            "feedback %s %s (%s): case %s, %s, %s",
-            outcome.feedback_id,
-            status,
-            method,
-            outcome.case_id,
-            outcome.category,
-            outcome.department,
-        )
+            return invalid_json(error)
+        return stored(lambda: self.intake.accept(payload), "/feedback", method)
+
+
+TOO_LARGE = Answer(
+    "413 Content Too Large", {"error": "too_large", "detail": f"the body is over {MAX_BODY} bytes"}
+)
+
+
+def load_json(body: bytes) -> Any:
+    """The body's JSON; ValueError (or RecursionError) when it is not JSON closeloop can store."""
+    return json.loads(body, parse_constant=_no_constants, parse_float=_finite_float)
+
+
+def invalid_json(error: Exception) -> Answer:
+    return Answer("400 Bad Request", {"error": "invalid_json", "detail": str(error)[:200]})
+
+
+def stored(accept: Callable[[], IntakeOutcome], path: str, method: str) -> Answer:
+    """The answer to a response handed to the intake use case: 202 with its ids, or why not."""
+    try:
+        outcome = accept()
+    except IntakeRejected as rejected:
+        return Answer("422 Unprocessable Content", {"error": "invalid_feedback", "fields": rejected.fields})
+    except DatabaseUnavailable as error:
+        # Nothing was stored (the transaction did not commit): a 503 makes the survey tool
+        # send it again, where a 500 might make it give up.
+        log.warning("POST %s answered 503: the database is unreachable (%s)", path, error.reason)
         return Answer(
-            "202 Accepted",
-            {
-                "feedback_id": outcome.feedback_id,
-                "case_id": outcome.case_id,
-                "category": outcome.category,
-                "department": outcome.department,
-                "status": status,
-            },
+            "503 Service Unavailable",
+            {"error": "unavailable", "detail": "the database is unreachable; send it again later"},
+            (("Retry-After", str(RETRY_AFTER_SECONDS)),),
         )
+    status = "created" if outcome.created else "updated" if outcome.changed else "unchanged"
+    log.debug(
+        "feedback %s %s (%s): case %s, %s, %s",
+        outcome.feedback_id,
+        status,
+        method,
+        outcome.case_id,
+        outcome.category,
+        outcome.department,
+    )
+    return Answer(
+        "202 Accepted",
+        {
+            "feedback_id": outcome.feedback_id,
+            "case_id": outcome.case_id,
+            "category": outcome.category,
+            "department": outcome.department,
+            "status": status,
+        },
+    )

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from bot.domain.deadline_policy import BusinessHoursSpec, PriorityRule, Sla, user_ids
+from bot.domain.sources import Sources
 from bot.domain.themes import Alerts, theme_key
 from bot.domain.vocabulary import Category, Outcome, Priority, Survey
 
@@ -217,6 +218,8 @@ class Policy(_Strict):
     # Told by direct message when the bot cannot post somewhere (not invited, channel archived).
     admins: list[str] = Field(default_factory=list)
     recognition: Recognition = Field(default_factory=Recognition)
+    # How each survey tool's webhook questions map onto a response (POST /feedback/<tool>).
+    sources: Sources = Field(default_factory=Sources)
     # alerts.theme_spike: tell a department's channel when one theme suddenly has many detractors.
     alerts: Alerts = Field(default_factory=Alerts)
 

@@ -15,7 +15,6 @@ TIER_3_METHODS = frozenset(
 )
 TIER_4_METHODS = frozenset(
     {"chat.postEphemeral", "views.open", "views.update", "views.push", "views.publish", "users.info"}
-    | {"files.getUploadURLExternal", "files.completeUploadExternal"}
 )
 
 
