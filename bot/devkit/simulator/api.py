@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.devkit.simulator import chat, conversations, views
+from bot.devkit.simulator import chat, conversations, files, views
 from bot.devkit.simulator.context import Handler, MethodContext, Params, RateLimited
 from bot.devkit.simulator.errors import SlackError
 from bot.devkit.simulator.limits import Fault, FaultQueue, RateLimiter, WorkspaceLimits
@@ -22,7 +22,12 @@ from bot.devkit.simulator.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
-HANDLERS: dict[str, Handler] = {**chat.HANDLERS, **conversations.HANDLERS, **views.HANDLERS}
+HANDLERS: dict[str, Handler] = {
+    **chat.HANDLERS,
+    **conversations.HANDLERS,
+    **views.HANDLERS,
+    **files.HANDLERS,
+}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ TIER_3_METHODS = frozenset(
 )
 TIER_4_METHODS = frozenset(
     {"chat.postEphemeral", "views.open", "views.update", "views.push", "views.publish", "users.info"}
+    | {"files.getUploadURLExternal", "files.completeUploadExternal"}
 )
 
 

@@ -96,6 +96,7 @@ class Message:
     metadata: dict[str, Any] | None = None
     history: list[Revision] = field(default_factory=list)
     edited_ts: str | None = None
+    files: list[dict[str, Any]] = field(default_factory=list)  # shared by files.completeUploadExternal
 
     @property
     def is_reply(self) -> bool:
@@ -118,6 +119,8 @@ class Message:
             data["edited"] = {"user": self.user, "ts": self.edited_ts}
         if include_metadata and self.metadata:
             data["metadata"] = copy.deepcopy(self.metadata)
+        if self.files:
+            data.update(files=copy.deepcopy(self.files), upload=True)
         return data
 
 

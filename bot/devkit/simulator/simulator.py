@@ -14,6 +14,8 @@ from typing import Any, Self
 from bot.devkit.simulator.api import ApiCall, WebApi
 from bot.devkit.simulator.driver import ACK_DEADLINE_SECONDS, SlackDriver
 from bot.devkit.simulator.errors import BlockKitError
+from bot.devkit.simulator.file_store import SimFile
+from bot.devkit.simulator.files import upload_route
 from bot.devkit.simulator.limits import (
     SLACK_TIER_3,
     SLACK_TIER_4,
@@ -44,9 +46,10 @@ class SlackSimulator:
     Slack would reject or mangle; `post_rate_per_channel=None` turns chat.postMessage limits off.
 
     `tier3` (chat.update, conversations.open/history/replies) and `tier4` (chat.postEphemeral,
-    views.*, users.info) are Slack's per-workspace limits, on by default with Slack's numbers and
-    a minute's allowance as burst: over them, HTTP 429 with Retry-After. On a clock that only
-    moves when told the buckets refill only when it moves; `Tier(None)` turns a tier off.
+    views.*, users.info, files.getUploadURLExternal / completeUploadExternal) are Slack's
+    per-workspace limits, on by default with Slack's numbers and a minute's allowance as burst:
+    over them, HTTP 429 with Retry-After. On a clock that only moves when told the buckets
+    refill only when it moves; `Tier(None)` turns a tier off.
     """
 
     bot_user_id = BOT_USER_ID
@@ -76,12 +79,15 @@ class SlackSimulator:
             limits=WorkspaceLimits(tier3, tier4, self.workspace.clock),
         )
         self._response_urls = ResponseUrls(self.workspace, self.web_api.report)
-        self._server = HttpServer({"/api/": self._api_route, "/response/": self._response_route})
+        self._server = HttpServer(
+            {"/api/": self._api_route, "/response/": self._response_route, "/upload/": self._upload_route}
+        )
 
     # --- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> Self:
         self._server.start()
+        self.workspace.files.upload_root = f"{self.base_url}/upload/"
         return self
 
     def stop(self) -> None:
@@ -224,6 +230,11 @@ class SlackSimulator:
     def dm_channel(self, user_id: str) -> Channel:
         return self.workspace.open_im(user_id)
 
+    def files(self, channel_id: str | None = None) -> list[SimFile]:
+        """Files the bot uploaded, oldest first, with their bytes (`data`); only those shared in
+        `channel_id`, if given. A file not yet completed has `completed=False`."""
+        return [f for f in self.workspace.files.all() if channel_id is None or f.channel == channel_id]
+
     # --- HTTP routes ---------------------------------------------------------------------
 
     def _api_route(self, request: HttpRequest, method: str) -> HttpReply:
@@ -231,3 +242,6 @@ class SlackSimulator:
 
     def _response_route(self, request: HttpRequest, response_id: str) -> HttpReply:
         return self._response_urls.post(response_id, request.params())
+
+    def _upload_route(self, request: HttpRequest, file_id: str) -> HttpReply:
+        return upload_route(self.workspace, self.web_api.report, request, file_id)

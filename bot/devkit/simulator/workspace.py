@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from bot.devkit.simulator.errors import SlackError
+from bot.devkit.simulator.file_store import FileStore
 from bot.devkit.simulator.models import (
     BOT_NAME,
     BOT_USER_ID,
@@ -62,6 +63,7 @@ class Workspace:
         self._triggers: dict[str, Trigger] = {}
         self._response_urls: dict[str, ResponseUrl] = {}
         self.responses: list[ResponsePost] = []
+        self.files = FileStore()
         self._last_micros = 0
         self._ids = itertools.count(1)
         self.add_user(BOT_USER_ID, BOT_NAME, BOT_NAME, is_bot=True)
@@ -130,6 +132,7 @@ class Workspace:
         *,
         thread_ts: str | None = None,
         metadata: dict[str, Any] | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> Message:
         with self.lock:
             channel = self.channel(channel_id)
@@ -139,6 +142,7 @@ class Workspace:
             message = Message(
                 channel.id, self.next_ts(), user, text, copy.deepcopy(blocks or []), thread_ts, metadata
             )
+            message.files = copy.deepcopy(files or [])
             self._messages[channel.id].append(message)
             return copy.deepcopy(message)
 
