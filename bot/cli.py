@@ -317,18 +317,15 @@ def command_export(args: argparse.Namespace) -> int:
     )
 
 
-def command_import(args: argparse.Namespace) -> int:
+def command_digest(args: argparse.Namespace) -> int:
     from bot.clock import utc_now
-    from bot.import_command import run_import
+    from bot.digest_command import run_digest
 
     settings = load_settings()
-    if not args.dry_run:
-        _require_current_schema(settings)  # one clear line when the database is missing or outdated
-    return run_import(
-        settings, path=args.file, maps=args.map, survey=args.survey, dry_run=args.dry_run, now=utc_now()
+    _require_current_schema(settings)  # one clear line when the database is missing or outdated
+    return run_digest(
+        settings, department=args.department, week=args.week, send=args.send, chart=args.chart, now=utc_now()
     )
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="closeloop", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -366,6 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--policy", help="policy file (default: CLOSELOOP_POLICY)")
     check.set_defaults(handler=command_check)
 
+    digest = sub.add_parser("digest", help="preview the weekly digest in the terminal, or send it (--send)")
+    digest.add_argument("--department", metavar="D", help="a department's digest (default: everyone's)")
+    digest.add_argument("--week", metavar="YYYY-Www", help="the ISO week, e.g. 2026-W48 (default: last week)")
+    digest.add_argument("--send", action="store_true", help="send it now, unless that week was sent already")
+    digest.add_argument("--chart", metavar="FILE", help="also write the chart's PNG to FILE (preview)")
+    digest.set_defaults(handler=command_digest)
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "status"])
     db.set_defaults(handler=command_db)
@@ -377,19 +380,6 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="default csv")
     export.add_argument("--bom", action="store_true", help="start the CSV with a UTF-8 BOM (for Excel)")
     export.set_defaults(handler=command_export)
-
-    imp = sub.add_parser("import", help="load survey responses in bulk from a CSV file (history, live cases)")
-    imp.add_argument("file", metavar="FILE.csv", help="UTF-8 CSV, its first line naming the columns")
-    imp.add_argument(
-        "--map",
-        metavar="COLUMN=FIELD",
-        action="append",
-        default=[],
-        help="read FIELD (id, score, comment, customer_email, ...) from COLUMN; repeat for each",
-    )
-    imp.add_argument("--survey", choices=["nps", "csat", "ces"], help="the survey of rows that name none")
-    imp.add_argument("--dry-run", action="store_true", help="show the routing it would apply; write nothing")
-    imp.set_defaults(handler=command_import)
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import text
 from bot.ack_first import AckFirst, AckFirstExecutor
 from bot.app.cases import CaseActions
 from bot.app.deadline_sweep import DeadlineSweeper
+from bot.app.digest import CHECK_SECONDS, DigestService
 from bot.app.escalations import EscalationActions
 from bot.app.intake import IntakeService
 from bot.app.leaderboard import LeaderboardQuery
@@ -45,6 +47,7 @@ from bot.outbox.sender import SlackSender
 from bot.outbox.worker import OutboxWorker
 from bot.server import DEFAULT_THREADS
 from bot.settings import Settings, SettingsError
+from bot.slack.digest_post import DigestPoster
 from bot.web import Router, WsgiApp
 from handlers import (
     case_buttons,
@@ -66,6 +69,7 @@ from storage.admin_alerts import AdminAlerts
 from storage.customer_history import CustomerHistories
 from storage.db import Database, log_failure
 from storage.deadline_store import DeadlineStore
+from storage.digests import DigestStore
 from storage.leaderboard import LeaderboardStore
 from storage.outbox_store import OutboxStore
 from storage.promoter_follow_ups import PromoterFollowUps
@@ -98,6 +102,7 @@ class Runtime:
     sweep_seconds: float
     sweeper: DeadlineSweeper
     metrics: Metrics
+    digests: DigestService | None = field(default=None)  # with a digest section in the policy
     scheduler: BackgroundScheduler | None = field(default=None)
 
     def housekeeping(self) -> None:
@@ -115,6 +120,14 @@ class Runtime:
             log_failure(log, "deadline sweep", error)
             return 0
 
+    def send_due_digests(self) -> None:
+        """The weekly digests due now and not yet sent (by any process): the scheduler's job."""
+        if self.digests is None:
+            return
+        try:
+            self.digests.run_due()
+        except Exception as error:
+            log_failure(log, "weekly digest", error)
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until listeners and the outbox have finished what was asked of them so far."""
         for _ in range(10):  # a listener may ask the outbox for work, which is then waited for in turn
@@ -146,6 +159,16 @@ class Runtime:
                 max_instances=1,
                 coalesce=True,
             )
+        if self.digests is not None:
+            scheduler.add_job(
+                self.send_due_digests,
+                "interval",
+                seconds=CHECK_SECONDS,
+                id="weekly-digest",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),  # a week missed while down goes out at start
+            )
         scheduler.add_job(self.housekeeping, "interval", hours=1, id="housekeeping", coalesce=True)
         scheduler.add_job(self.metrics.log_minute, "interval", minutes=1, id="summary", coalesce=True)
         scheduler.start()
@@ -159,6 +182,20 @@ class Runtime:
         self.database.dispose()
 
 
+def digest_service(
+    settings: Settings, policy: Policy, database: Database, clock: Clock, *, slack: bool
+) -> DigestService:
+    """The weekly digest's use case; without `slack` it can compose and preview, not send."""
+    repository = Repository(database, SlaPlanner(policy))
+    queries = CaseQueries(repository, DeadlineStore(database, snapshot), policy, clock)
+    return DigestService(
+        policy=policy,
+        queries=queries,
+        leaderboard=LeaderboardStore(database),
+        store=DigestStore(database),
+        poster=DigestPoster(slack_client(settings, retry_connections=False)) if slack else None,
+        clock=clock,
+    )
 def database_health(database: Database) -> dict[str, Any]:
     try:
         with database.engine.connect() as connection:
@@ -270,6 +307,7 @@ def build_runtime(
     acks_first = AckFirst()
     listeners = AckFirstExecutor(acks_first, LISTENER_THREADS, thread_name_prefix="closeloop-listener")
     identity = BotIdentity(settings.slack_bot_token)
+    digests = digest_service(settings, policy, database, clock, slack=True) if policy.digest else None
 
     def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> AuthorizeResult:
         # A plain function: Bolt passes arguments by the names it finds, and would fill `self` too.
@@ -324,6 +362,7 @@ def build_runtime(
             )
         ),
         listeners=listeners,
+        digests=digests,
         sweep_seconds=sweep_seconds,
         sweeper=DeadlineSweeper(deadlines, policy, clock, outbox_queue.request, metrics),
         metrics=metrics,

@@ -256,6 +256,30 @@ class AdminAlert(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class DigestRow(Base):
+    """One weekly digest of one period: inserted with ON CONFLICT DO NOTHING on (digest, period),
+    so of any number of processes exactly one sends it. `status` is sending until every part is
+    in Slack; `lease_until` lets another process finish a send whose process died, resuming after
+    `lead_ts` and `parts_done` (the thread replies, the chart among them, already posted)."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("digest", "period", name="uq_digests_digest_period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(120))  # "all", or "department:<name>"
+    period: Mapped[str] = mapped_column(String(10))  # the ISO week, e.g. 2026-W48
+    channel: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(20))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    lead_ts: Mapped[str | None] = mapped_column(String(40))
+    parts_done: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_by: Mapped[str] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 class Kudos(Base):
     """One person's kudos for a closed loop: a row per (case, person), so a second press takes
     it back and two processes can never count one press twice."""

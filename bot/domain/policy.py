@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from bot.domain.deadline_policy import BusinessHoursSpec, PriorityRule, Sla, user_ids
-from bot.domain.import_policy import ImportPolicy
+from bot.domain.digest_policy import DigestPolicy
 from bot.domain.sources import Sources
 from bot.domain.themes import Alerts, theme_key
 from bot.domain.vocabulary import Category, Outcome, Priority, Survey
@@ -219,8 +219,8 @@ class Policy(_Strict):
     # Told by direct message when the bot cannot post somewhere (not invited, channel archived).
     admins: list[str] = Field(default_factory=list)
     recognition: Recognition = Field(default_factory=Recognition)
-    # `closeloop import`: which imported responses open live cases (`import` is a Python keyword).
-    import_: ImportPolicy = Field(default_factory=ImportPolicy, alias="import")
+    # The weekly digest with its chart (bot/domain/digest_policy.py); left out, none is sent.
+    digest: DigestPolicy | None = None
     # How each survey tool's webhook questions map onto a response (POST /feedback/<tool>).
     sources: Sources = Field(default_factory=Sources)
     # alerts.theme_spike: tell a department's channel when one theme suddenly has many detractors.
