@@ -317,6 +317,18 @@ def command_export(args: argparse.Namespace) -> int:
     )
 
 
+def command_import(args: argparse.Namespace) -> int:
+    from bot.clock import utc_now
+    from bot.import_command import run_import
+
+    settings = load_settings()
+    if not args.dry_run:
+        _require_current_schema(settings)  # one clear line when the database is missing or outdated
+    return run_import(
+        settings, path=args.file, maps=args.map, survey=args.survey, dry_run=args.dry_run, now=utc_now()
+    )
+
+
 def command_digest(args: argparse.Namespace) -> int:
     from bot.clock import utc_now
     from bot.digest_command import run_digest
@@ -380,6 +392,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="default csv")
     export.add_argument("--bom", action="store_true", help="start the CSV with a UTF-8 BOM (for Excel)")
     export.set_defaults(handler=command_export)
+
+    imp = sub.add_parser("import", help="load survey responses in bulk from a CSV file (history, live cases)")
+    imp.add_argument("file", metavar="FILE.csv", help="UTF-8 CSV, its first line naming the columns")
+    imp.add_argument(
+        "--map",
+        metavar="COLUMN=FIELD",
+        action="append",
+        default=[],
+        help="read FIELD (id, score, comment, customer_email, ...) from COLUMN; repeat for each",
+    )
+    imp.add_argument("--survey", choices=["nps", "csat", "ces"], help="the survey of rows that name none")
+    imp.add_argument("--dry-run", action="store_true", help="show the routing it would apply; write nothing")
+    imp.set_defaults(handler=command_import)
     return parser
 
 

@@ -19,6 +19,7 @@ from pydantic import (
 
 from bot.domain.deadline_policy import BusinessHoursSpec, PriorityRule, Sla, user_ids
 from bot.domain.digest_policy import DigestPolicy
+from bot.domain.import_policy import ImportPolicy
 from bot.domain.sources import Sources
 from bot.domain.themes import Alerts, theme_key
 from bot.domain.vocabulary import Category, Outcome, Priority, Survey
@@ -221,6 +222,8 @@ class Policy(_Strict):
     recognition: Recognition = Field(default_factory=Recognition)
     # The weekly digest with its chart (bot/domain/digest_policy.py); left out, none is sent.
     digest: DigestPolicy | None = None
+    # `closeloop import`: which imported responses open live cases (`import` is a Python keyword).
+    import_: ImportPolicy = Field(default_factory=ImportPolicy, alias="import")
     # How each survey tool's webhook questions map onto a response (POST /feedback/<tool>).
     sources: Sources = Field(default_factory=Sources)
     # alerts.theme_spike: tell a department's channel when one theme suddenly has many detractors.
