@@ -338,6 +338,8 @@ def command_digest(args: argparse.Namespace) -> int:
     return run_digest(
         settings, department=args.department, week=args.week, send=args.send, chart=args.chart, now=utc_now()
     )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="closeloop", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -381,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--send", action="store_true", help="send it now, unless that week was sent already")
     digest.add_argument("--chart", metavar="FILE", help="also write the chart's PNG to FILE (preview)")
     digest.set_defaults(handler=command_digest)
+
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "status"])
     db.set_defaults(handler=command_db)
