@@ -74,7 +74,7 @@ def _bytes(text: str) -> bytes:
     return text.encode("utf-8", "replace")
 
 
-def _bearer_problem(
+def bearer_problem(
     environ: dict[str, Any], token: str | None, variable: str = "CLOSELOOP_INTAKE_TOKEN"
 ) -> str | None:
     """None when the bearer token is right, else what is wrong (never echoing what was sent);
@@ -110,7 +110,7 @@ def _signature_problem(
         return "X-Closeloop-Signature must be 'v1=' followed by the hex HMAC-SHA256"
     if body is None:
         return f"the body is over {MAX_BODY} bytes, too large to verify"
-    stale = _stale_problem(now - int(timestamp))
+    stale = stale_problem(now - int(timestamp))
     if stale is not None:
         return stale
     if not hmac.compare_digest(sign(secret, timestamp, body).encode(), _bytes(signature)):
@@ -121,7 +121,7 @@ def _signature_problem(
     return None
 
 
-def _stale_problem(age: float) -> str | None:
+def stale_problem(age: float) -> str | None:
     """What is wrong with a signed timestamp `age` seconds old (negative: ahead), if anything."""
     if age > REPLAY_WINDOW:
         return (
@@ -136,7 +136,7 @@ def _stale_problem(age: float) -> str | None:
     return None
 
 
-def _read_body(environ: dict[str, Any]) -> bytes | None:
+def read_body(environ: dict[str, Any]) -> bytes | None:
     """The body, or None when it is larger than MAX_BODY (read at most one byte more to know)."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -211,19 +211,19 @@ class IntakeEndpoint:
         tried_signature = SIGNATURE_HEADER in environ or TIMESTAMP_HEADER in environ
         problems: list[str] = []
         if tried_bearer:
-            problem = _bearer_problem(environ, self.token)
+            problem = bearer_problem(environ, self.token)
             if problem is None:
                 return "bearer", None, ""
             problems.append(problem)
         body = None
         if tried_signature:
-            body = _read_body(environ)
+            body = read_body(environ)
             problem = _signature_problem(environ, self.signing_secret, body, self.clock().timestamp())
             if problem is None:
                 return "signature", body, ""
             problems.append(problem)
         if standard_webhooks.tried(environ):
-            body = _read_body(environ) if body is None else body
+            body = read_body(environ) if body is None else body
             problem = self._webhook_problem(environ, body)
             if problem is None:
                 return "webhook", body, ""
@@ -237,7 +237,7 @@ class IntakeEndpoint:
                 "(CLOSELOOP_INTAKE_WEBHOOK_SECRET is not set)"
             )
         now = self.clock().timestamp()
-        return standard_webhooks.standard_webhook_problem(environ, self.webhook, body, now, _stale_problem)
+        return standard_webhooks.standard_webhook_problem(environ, self.webhook, body, now, stale_problem)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         if environ.get("REQUEST_METHOD") != "POST":  # not a delivery, so not counted
@@ -267,7 +267,7 @@ class IntakeEndpoint:
                 {"error": "unsupported_media_type", "detail": "send Content-Type: application/json"},
             )
         if method == "bearer":
-            body = _read_body(environ)
+            body = read_body(environ)
         if body is None:
             return TOO_LARGE
         try:

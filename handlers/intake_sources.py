@@ -23,12 +23,12 @@ from handlers.intake import (
     TOO_LARGE,
     Answer,
     StartResponse,
-    _bearer_problem,
-    _read_body,
-    _stale_problem,
+    bearer_problem,
     invalid_json,
     json_response,
     load_json,
+    read_body,
+    stale_problem,
     stored,
 )
 from handlers.signatures import standard_webhooks
@@ -86,7 +86,7 @@ class SourceEndpoint:
         return json_response(start_response, answer.status, answer.body, answer.headers)
 
     def _answer(self, tool: str, secret: str, environ: dict[str, Any]) -> Answer:
-        body = _read_body(environ)
+        body = read_body(environ)
         problem = self._problem(tool, secret, environ, body)
         if problem is not None:
             where = environ.get("REMOTE_ADDR", "?")
@@ -128,13 +128,13 @@ class SourceEndpoint:
         if tool == "wootric":
             return self._wootric_problem(secret, environ, body)
         if tool == "asknicely":
-            return _bearer_problem(environ, secret, variable("asknicely"))
+            return bearer_problem(environ, secret, variable("asknicely"))
         if tool == "zendesk":
             return zendesk_problem(environ, secret, body)
         if self.formbricks is None:  # not reached: formbricks has a secret here, so a verifier
             return f"{variable('formbricks')} is not set"
         now = self.clock().timestamp()
-        return standard_webhooks.standard_webhook_problem(environ, self.formbricks, body, now, _stale_problem)
+        return standard_webhooks.standard_webhook_problem(environ, self.formbricks, body, now, stale_problem)
 
     @staticmethod
     def _wootric_problem(secret: str, environ: dict[str, Any], body: bytes | None) -> str | None:

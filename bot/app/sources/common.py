@@ -38,6 +38,21 @@ def reject(field: str, problem: str) -> IntakeRejected:
     return IntakeRejected({field: problem})
 
 
+def unmapped(key: str) -> IntakeRejected:
+    """The policy does not map the score question (start-up refuses this; kept for direct callers)."""
+    return reject(key, "not set in the policy — add the score question's id (README, 'Survey tools')")
+
+
+def unanswered(field: str, key: str, question: str, answered: Any) -> IntakeRejected:
+    """No answer to the question the policy names: say which the response does answer, since a
+    wrong id in the policy looks exactly like this."""
+    return reject(
+        field,
+        f"no answer to the score question {question!r} ({key}); the response answers {listed(answered)} "
+        f"— if {question!r} is not the score question's id, set {key} to it",
+    )
+
+
 def mapping(value: Any, field: str) -> dict[str, Any]:
     """`value` as a JSON object, or a 422 naming `field`."""
     if not isinstance(value, dict):

@@ -8,13 +8,14 @@ from typing import Any
 
 from bot.app.sources.common import (
     feedback,
-    listed,
     mapping,
     not_a_response,
     optional_mapping,
     reject,
     response_id,
     text,
+    unanswered,
+    unmapped,
     when,
     whole_score,
 )
@@ -42,21 +43,14 @@ def from_formbricks(body: Any, sources: Sources) -> dict[str, Any]:
         raise not_a_response("event", event, EVENTS)
     spec = sources.formbricks
     if spec is None:
-        raise reject(
-            "sources.formbricks.score_question", "not set in the policy — add the id of the score question"
-        )
+        raise unmapped("sources.formbricks.score_question")
     data = mapping(body.get("data"), "data")
     identifier = response_id(data.get("id"), "data.id")
     answers = optional_mapping(data.get("data"))
     if spec.score_question not in answers:
-        raise reject(
-            "data.data",
-            f"no answer to question {spec.score_question!r} (sources.formbricks.score_question); the "
-            f"response carries answers to {listed(answers)} — if {spec.score_question!r} is not the score "
-            "question's id, set sources.formbricks.score_question to it",
-        )
+        raise unanswered("data.data", "sources.formbricks.score_question", spec.score_question, answers)
     score = whole_score(answers[spec.score_question], f"data.data.{spec.score_question}")
-    comment = text(answers.get(spec.comment_question)) if spec.comment_question else None
+    said = answers.get(spec.comment_question) if spec.comment_question else None
     contact = optional_mapping(data.get("contact"))
     attributes = optional_mapping(data.get("contactAttributes"))
     language = text(data.get("language"))
@@ -67,7 +61,7 @@ def from_formbricks(body: Any, sources: Sources) -> dict[str, Any]:
         spec.survey.value,
         score,
         body,
-        comment=comment if isinstance(answers.get(spec.comment_question), str) else None,
+        comment=text(said) if isinstance(said, str) else None,  # an open question's answer is text
         customer={
             "id": text(attributes.get("userId")) or text(contact.get("userId")) or text(contact.get("id")),
             "email": text(attributes.get("email")),

@@ -14,6 +14,8 @@ from bot.app.sources.common import (
     reject,
     response_id,
     text,
+    unanswered,
+    unmapped,
     when,
     whole_score,
 )
@@ -60,21 +62,14 @@ def from_typeform(body: Any, sources: Sources) -> dict[str, Any]:
         raise not_a_response("event_type", event, EVENTS)
     spec = sources.typeform
     if spec is None:
-        raise reject(
-            "sources.typeform.score_ref", "not set in the policy — add the ref of the score question"
-        )
+        raise unmapped("sources.typeform.score_ref")
     response = mapping(body.get("form_response"), "form_response")
     token = response_id(response.get("token"), "form_response.token")
     _check_policy_refs(spec, response)
     answers = _answers(response)
     answer = answers.get(spec.score_ref)
     if answer is None:
-        raise reject(
-            "form_response.answers",
-            f"no answer to the score question (ref {spec.score_ref!r}, sources.typeform.score_ref); "
-            f"the response answers the refs {listed(answers)} — if {spec.score_ref!r} is not the score "
-            "question's ref, set sources.typeform.score_ref to it",
-        )
+        raise unanswered("form_response.answers", "sources.typeform.score_ref", spec.score_ref, answers)
     score = whole_score(answer.get("number"), f"form_response.answers[ref={spec.score_ref}].number")
     comment = None
     if spec.comment_ref is not None:
