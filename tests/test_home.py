@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from bot.devkit.local_stack import LocalStack
+from bot.policy_file import parse_policy
 from tests.factories import CLOSE_FORM, payload
 from tests.support.clock import FakeClock
 from tests.support.steps import click, open_case
@@ -15,6 +18,14 @@ MARKUP = "<!channel> <@U123> & <https://evil.example|Click here> "
 HOSTILE = (MARKUP + "x" * 10_000)[:10_000]  # the longest comment the intake takes
 HOSTILE_NAME = (MARKUP * 5)[:200]  # the longest name and account it takes
 LIVE = ("<!channel>", "<@U123>", "<https://evil")
+
+
+@pytest.fixture
+def policy(raw_policy, request):
+    """The example policy, with the sections a test's `policy` parameter changes."""
+    for section, changes in getattr(request, "param", {}).items():
+        raw_policy[section].update(changes)
+    return parse_policy(raw_policy, "policy.yml")
 
 
 def open_home(stack: LocalStack, user: str) -> dict[str, Any]:
@@ -245,3 +256,32 @@ def test_the_simulator_refuses_a_home_view_over_100_blocks(stack):
     else:
         raise AssertionError("a Home of 101 blocks was accepted")
     assert stack.simulator.take_violations()
+
+
+def test_log_contact_and_release_pressed_in_home(stack, clock):
+    case = open_case(stack)
+    click(stack, "U0ALICE", case, "case_claim")
+    view = open_home(stack, "U0ALICE")
+    press(stack, "U0ALICE", view, case.id, "case_log_contact")
+    (modal,) = stack.simulator.open_views("U0ALICE")
+    assert stack.slack.submit_view("U0ALICE", modal["id"], {"channel": "phone", "note": "Called."}).ok
+    stack.settle()
+    assert stack.runtime.repository.get_case(case.id).status == "contacted"
+    let_refreshes_go(stack, clock)
+    view = stack.simulator.home_view("U0ALICE")
+    press(stack, "U0ALICE", view, case.id, "case_release")
+    assert stack.runtime.repository.get_case(case.id).owner_id is None
+    let_refreshes_go(stack, clock)
+    view = stack.simulator.home_view("U0ALICE")
+    assert "Your open cases (0)" in text_of(view) and action_ids(view, case.id)[0] == "case_claim"
+
+
+@pytest.mark.parametrize("policy", [{"privacy": {"mask_contact_details": True}}], indirect=True)
+def test_contact_details_pressed_in_home_open_in_a_modal_for_the_owner_only(stack, clock):
+    case = open_case(stack)
+    click(stack, "U0ALICE", case, "case_claim")
+    view = open_home(stack, "U0ALICE")
+    assert "dana@example.com" not in text_of(view)  # Home shows the case as the channel does
+    press(stack, "U0ALICE", view, case.id, "case_contact_details")
+    (modal,) = stack.simulator.open_views("U0ALICE")
+    assert "dana@example.com" in text_of(modal) and "only you see this" in text_of(modal)
