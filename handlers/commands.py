@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -9,12 +10,14 @@ from slack_bolt import Ack, App, Respond
 from bot.app.services import Services
 from bot.domain.causes import period_days
 from bot.domain.leaderboard import Period
+from bot.domain.stats import stats_request
 from bot.slack.causes_report import causes_answer
 from bot.slack.help import HELP
 from bot.slack.leaderboard import leaderboard_answer
 from bot.slack.links import WorkspaceLinks
 from bot.slack.mine_report import LISTED, mine_answer
 from bot.slack.overdue_report import overdue_report
+from bot.slack.stats_report import stats_answer
 from bot.slack.text import escape
 
 
@@ -62,6 +65,25 @@ def mine_answer_for(services: Services, user: str, links: WorkspaceLinks) -> dic
     return mine_answer(services.policy, services.clock(), mine.total, mine.cases, link=links.case_link)
 
 
+def stats_answer_for(services: Services, words: list[str]) -> dict[str, Any]:
+    """`/loop stats [department] [period]`, in either order: every department and the last 30
+    days by default, up to now (a response of this very instant included)."""
+    names = [d.name for d in services.policy.departments]
+    asked = stats_request(words, names)
+    if asked.unknown or asked.repeated:
+        said = escape(" ".join(asked.unknown or words)[:40])
+        known = ", ".join(f"`{n}`" for n in names)
+        return {
+            "text": f"I don't know `{said}` here. `/loop stats` takes a department ({known}) and a period: "
+            "`week`, `month`, `quarter`, `year` or a number of days from `1d` to `3660d`, in either order — "
+            "e.g. `/loop stats support quarter`."
+        }
+    until = services.clock() + timedelta(microseconds=1)
+    stats = services.queries.stats(asked.department, until - timedelta(days=asked.days), until)
+    title = services.policy.department(asked.department).display_name if asked.department else None
+    return stats_answer(stats, title)
+
+
 def register(app: App, services: Services) -> None:
     links = WorkspaceLinks(app.client)
 
@@ -76,6 +98,13 @@ def register(app: App, services: Services) -> None:
             respond(
                 response_type="ephemeral", **mine_answer_for(services, str(command.get("user_id")), links)
             )
+            return
+        if words[0].lower() == "stats":
+            if not services.policy.may_see_reports(str(command.get("user_id"))):
+                ack(text="Reports are for managers here (permissions.reports in the policy).")
+                return
+            ack()
+            respond(response_type="ephemeral", **stats_answer_for(services, words[1:]))
             return
         if words[0].lower() in ("overdue", "leaderboard", "causes"):
             if not services.policy.may_see_reports(str(command.get("user_id"))):

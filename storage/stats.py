@@ -1,14 +1,14 @@
 """The counts behind `/loop stats`, for a period and the one of the same length before it.
 
-Set-based, each statement reading both periods at once through an index on its time column:
-- responses: one grouped sum over `ix_feedback_received_at` (received_at, department, survey,
-  score), which covers it, so PostgreSQL answers it from the index alone;
-- cases opened: one grouped count per (period, status) over `ix_cases_created_at`, with the
-  closes and each step's SLA met / missed as CASE sums;
-- step times: percentiles of the seconds stored on the case when the step happened (see
-  `stamp_step_times`), over the steps done in the period: PostgreSQL's percentile_cont in one
-  statement; SQLite has none, so a count and the one or two values around each percentile;
-- root causes of the period's closes, and the turnarounds of both periods: one grouped count each.
+Two set-based statements carry the figures, each reading both periods in one pass through a
+covering index on its time column (PostgreSQL answers them from the index alone):
+- responses: sums over `ix_feedback_received_at` (received_at, department, survey, score);
+- the cases opened: over `ix_cases_created_at` (created_at, department, then the status and each
+  step's time, due date and stored seconds), counts per status, closes, each step's SLA met and
+  missed, and the percentiles of each step's seconds (see `stamp_step_times`): PostgreSQL's
+  percentile_cont in the same statement; SQLite has none, so the one or two values around each
+  percentile are read in order;
+and two small ones: the root causes of the period's closes, and the turnarounds.
 """
 
 from __future__ import annotations
@@ -17,26 +17,29 @@ import math
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text
+from sqlalchemy import ARRAY, ColumnElement, Float, and_, func, literal, literal_column, or_, select, text
 from sqlalchemy import case as sa_case
 from sqlalchemy.orm import Session
 
 from bot.domain.records import CaseSnapshot
-from bot.domain.scoring import SCALES
 from bot.domain.stats import (
+    STEPS,
     CaseCounts,
     PeriodCounts,
     ResponseCounts,
     StepSla,
     StepTimes,
     interpolate,
+    response_counts,
 )
-from bot.domain.vocabulary import Step, Survey
+from bot.domain.vocabulary import Step
 from storage.db import Database
 from storage.deadline_store import DeadlinePlanner
 from storage.models import Case, Feedback, TurnaroundRow, UTCDateTime
 
 SHARES = (0.5, 0.9)
+WORK_MEM = "64MB"
+NOT_COUNTED, MET, MISSED = 0, 1, 2  # a step's SLA state, as a grouping key
 
 # (step, when it was done, when it was due, seconds it took)
 STEP_COLUMNS: tuple[tuple[str, Any, Any, Any], ...] = (
@@ -77,18 +80,18 @@ class StatsStore:
     ) -> tuple[PeriodCounts, PeriodCounts]:
         """Counts for [before, since) and [since, until): (previous, current)."""
         with self.database.transaction() as session:
+            if self.database.is_postgres:
+                # Sums over up to a year of rows: JIT compiling costs more than it saves here, and
+                # the percentiles' sorts stay in memory (this transaction only).
+                session.execute(text("SET LOCAL jit = off"))
+                session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
             responses = self._responses(session, department, before, since, until)
             cases = self._cases(session, department, before, since, until)
             won_back = self._won_back(session, department, before, since, until)
-            periods = [(before, since), (since, until)]
-            if self.database.is_postgres:
-                times = self._times_postgres(session, department, periods)
-            else:
-                times = [self._times_sqlite(session, department, a, b) for a, b in periods]
-        return (
-            PeriodCounts(responses[False], cases[False], times[0], won_back[False]),
-            PeriodCounts(responses[True], cases[True], times[1], won_back[True]),
+        previous, current = (
+            PeriodCounts(responses[now], *cases[now], won_back[now]) for now in (False, True)
         )
+        return previous, current
 
     def root_causes(
         self, department: str | None, since: datetime, until: datetime
@@ -112,68 +115,108 @@ class StatsStore:
     def _responses(
         session: Session, department: str | None, before: datetime, since: datetime, until: datetime
     ) -> dict[bool, ResponseCounts]:
-        nps, csat, ces = (Feedback.survey == s for s in (Survey.NPS, Survey.CSAT, Survey.CES))
-        scale_nps, scale_csat = SCALES[Survey.NPS], SCALES[Survey.CSAT]
-        query = select(
-            (Feedback.received_at >= since).label("current"),
-            func.count(),
-            _count(nps),
-            _count(and_(nps, Feedback.score > scale_nps.passive_max)),
-            _count(and_(nps, Feedback.score <= scale_nps.detractor_max)),
-            _count(csat),
-            _count(and_(csat, Feedback.score > scale_csat.passive_max)),
-            _sum(csat, Feedback.score),
-            _count(ces),
-            _sum(ces, Feedback.score),
-        ).where(Feedback.received_at >= before, Feedback.received_at < until)
-        if department is not None:
-            query = query.where(Feedback.department == department)
-        found = {False: ResponseCounts(), True: ResponseCounts()}
-        for current, *numbers in session.execute(query.group_by(text("1"))):
-            found[bool(current)] = ResponseCounts(*(int(n or 0) for n in numbers))
-        return found
-
-    @staticmethod
-    def _cases(
-        session: Session, department: str | None, before: datetime, since: datetime, until: datetime
-    ) -> dict[bool, CaseCounts]:
-        """Each period's cases as they stood at its end: closed by then, a step met when done by
-        then and on time, missed when its deadline passed before then with the step not done on
-        time."""
-        current = Case.created_at >= since
-        end = sa_case((current, literal(until, UTCDateTime())), else_=literal(since, UTCDateTime()))
-        columns: list[ColumnElement[Any]] = [_count(and_(Case.closed_at.is_not(None), Case.closed_at < end))]
-        for _, done, due, _ in STEP_COLUMNS:
-            columns.append(_count(and_(done.is_not(None), done <= due, done < end)))
-            columns.append(_count(and_(due < end, or_(done.is_(None), done > due))))
-        query = select(current.label("current"), Case.status, func.count(), *columns).where(
-            Case.created_at >= before, Case.created_at < until
+        """One count per (period, survey, score): a few dozen rows, classified by the domain."""
+        current = (Feedback.received_at >= since).label("current")
+        query = select(current, Feedback.survey, Feedback.score, func.count()).where(
+            Feedback.received_at >= before, Feedback.received_at < until
         )
         if department is not None:
-            query = query.where(Case.department == department)
-        totals: dict[bool, dict[str, Any]] = {
-            flag: {"opened": 0, "closed": 0, "by_status": {}, "sla": [0] * (2 * len(STEP_COLUMNS))}
-            for flag in (False, True)
+            query = query.where(Feedback.department == department)
+        rows: dict[bool, list[tuple[str, int, int]]] = {False: [], True: []}
+        for in_current, survey, score, n in session.execute(query.group_by(text("1"), text("2"), text("3"))):
+            rows[bool(in_current)].append((survey, int(score), int(n)))
+        return {key: response_counts(found) for key, found in rows.items()}
+
+    def _cases(
+        self, session: Session, department: str | None, before: datetime, since: datetime, until: datetime
+    ) -> dict[bool, tuple[CaseCounts, dict[str, StepTimes]]]:
+        """Each period's cases (those opened in it) as they stood at the period's end: closed by
+        then; a step met when done by then and on time, missed when its deadline passed before
+        then with the step not done on time; how long each step took, over the cases that had
+        done it by then. Status is the case's status now.
+
+        The counts are one GROUP BY over a handful of CASE flags per row (cheaper than dozens of
+        FILTERed counts), the percentiles a second statement over the same index range."""
+        current = Case.created_at >= since
+        end = sa_case((current, literal(until, UTCDateTime())), else_=literal(since, UTCDateTime()))
+        flags: list[ColumnElement[Any]] = [
+            current,
+            Case.status,
+            and_(Case.closed_at.is_not(None), Case.closed_at < end),
+        ]
+        for _, done, due, _ in STEP_COLUMNS:
+            met = and_(done.is_not(None), done <= due, done < end)
+            missed = and_(due < end, or_(done.is_(None), done > due))
+            flags.append(sa_case((met, MET), (missed, MISSED), else_=NOT_COUNTED))
+        window = [Case.created_at >= before, Case.created_at < until]
+        if department is not None:
+            window.append(Case.department == department)
+        query = (
+            select(*flags, func.count())
+            .where(*window)
+            .group_by(*(text(str(i + 1)) for i in range(len(flags))))
+        )
+        opened = {False: 0, True: 0}
+        closed = {False: 0, True: 0}
+        statuses: dict[bool, dict[str, int]] = {False: {}, True: {}}
+        sla: dict[bool, dict[str, list[int]]] = {
+            flag: {step: [0, 0] for step in STEPS} for flag in (False, True)
         }
-        rows = session.execute(query.group_by(text("1"), text("2")))
-        for current_flag, status, opened, closed, *sla in rows:
-            total = totals[bool(current_flag)]
-            total["opened"] += int(opened)
-            total["closed"] += int(closed or 0)
-            total["by_status"][status] = int(opened)
-            total["sla"] = [a + int(b or 0) for a, b in zip(total["sla"], sla, strict=True)]
+        for in_current, status, was_closed, *states, n in session.execute(query):
+            key = bool(in_current)
+            opened[key] += n
+            closed[key] += n if was_closed else 0
+            statuses[key][status] = statuses[key].get(status, 0) + n
+            for step, state in zip(STEPS, states, strict=True):
+                if state in (MET, MISSED):
+                    sla[key][step][0 if state == MET else 1] += n
+        times = self._times(session, window, before, since, until)
         return {
-            flag: CaseCounts(
-                t["opened"],
-                t["closed"],
-                t["by_status"],
-                {
-                    step: StepSla(t["sla"][2 * i], t["sla"][2 * i + 1])
-                    for i, (step, *_) in enumerate(STEP_COLUMNS)
-                },
+            key: (
+                CaseCounts(
+                    opened[key],
+                    closed[key],
+                    statuses[key],
+                    {step: StepSla(*counts) for step, counts in sla[key].items()},
+                ),
+                times[key],
             )
-            for flag, t in totals.items()
+            for key in (False, True)
         }
+
+    def _times(
+        self,
+        session: Session,
+        window: list[ColumnElement[bool]],
+        before: datetime,
+        since: datetime,
+        until: datetime,
+    ) -> dict[bool, dict[str, StepTimes]]:
+        """How long each step took over each period's cases that had done it by the period's end:
+        PostgreSQL's percentile_cont, one sort per (period, step), in one statement."""
+        cohorts = {True: (Case.created_at >= since, until), False: (Case.created_at < since, since)}
+        measured = {
+            (key, step): [in_period, done < end, seconds.is_not(None)]
+            for key, (in_period, end) in cohorts.items()
+            for step, done, _, seconds in STEP_COLUMNS
+        }
+        seconds_of = {step: seconds for step, _, _, seconds in STEP_COLUMNS}
+        found: dict[bool, dict[str, StepTimes]] = {False: {}, True: {}}
+        if self.database.is_postgres:
+            columns = []
+            for (_, step), conditions in measured.items():
+                columns.append(func.count().filter(and_(*conditions)))
+                columns.append(_percentiles(seconds_of[step]).filter(and_(*conditions)))
+            row = list(session.execute(select(*columns).where(*window)).one())
+            for key, step in measured:
+                count, shares = row.pop(0), row.pop(0) or [None] * len(SHARES)
+                found[key][step] = StepTimes(int(count), *(_float(v) for v in shares))
+            return found
+        for (key, step), conditions in measured.items():
+            where = [*window, *conditions]
+            count = int(session.scalar(select(func.count()).select_from(Case).where(*where)) or 0)
+            found[key][step] = StepTimes(count, *_sqlite_percentiles(session, seconds_of[step], where, count))
+        return found
 
     @staticmethod
     def _won_back(
@@ -191,58 +234,27 @@ class StatsStore:
             found[bool(current)] = int(n)
         return found
 
-    @staticmethod
-    def _times_postgres(
-        session: Session, department: str | None, periods: list[tuple[datetime, datetime]]
-    ) -> list[dict[str, StepTimes]]:
-        """One statement: for each period and step, the count and percentile_cont of the seconds
-        of the steps done in it (each aggregate filtered to its period and step)."""
-        columns: list[ColumnElement[Any]] = []
-        done_in_any = []
-        for start, end in periods:
-            for _, done, _, seconds in STEP_COLUMNS:
-                in_period = and_(done >= start, done < end, seconds.is_not(None))
-                columns.append(func.count().filter(in_period))
-                for share in SHARES:
-                    columns.append(func.percentile_cont(share).within_group(seconds).filter(in_period))
-        for _, done, _, _ in STEP_COLUMNS:
-            done_in_any.append(and_(done >= periods[0][0], done < periods[-1][1]))
-        query = select(*columns).where(or_(*done_in_any))
-        if department is not None:
-            query = query.where(Case.department == department)
-        row = list(session.execute(query).one())
-        answers = []
-        for _ in periods:
-            times = {}
-            for step, *_ in STEP_COLUMNS:
-                count, median, p90 = row[:3]
-                del row[:3]
-                times[step] = StepTimes(int(count), _float(median), _float(p90))
-            answers.append(times)
-        return answers
 
-    @staticmethod
-    def _times_sqlite(
-        session: Session, department: str | None, start: datetime, end: datetime
-    ) -> dict[str, StepTimes]:
-        times = {}
-        for step, done, _, seconds in STEP_COLUMNS:
-            conditions = [done >= start, done < end, seconds.is_not(None)]
-            if department is not None:
-                conditions.append(Case.department == department)
-            count = int(session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0)
-            found: list[float | None] = []
-            for share in SHARES:
-                if not count:
-                    found.append(None)
-                    continue
-                position = (count - 1) * share
-                values = session.scalars(
-                    select(seconds).where(*conditions).order_by(seconds).limit(2).offset(math.floor(position))
-                ).all()
-                found.append(interpolate([float(v) for v in values], position))
-            times[step] = StepTimes(count, *found)
-        return times
+def _percentiles(seconds: Any) -> Any:
+    """PostgreSQL's percentile_cont at every share of SHARES, in one sort."""
+    shares = literal_column("ARRAY[" + ", ".join(str(share) for share in SHARES) + "]::float8[]")
+    return func.percentile_cont(shares, type_=ARRAY(Float)).within_group(seconds)
+
+
+def _sqlite_percentiles(
+    session: Session, seconds: Any, conditions: list[ColumnElement[bool]], count: int
+) -> list[float | None]:
+    """percentile_cont without the function: the one or two values around each share's position,
+    read in order of the seconds (SQLite has no ordered-set aggregates)."""
+    found: list[float | None] = []
+    for share in SHARES:
+        if not count:
+            found.append(None)
+            continue
+        position = (count - 1) * share
+        query = select(seconds).where(*conditions).order_by(seconds).limit(2).offset(math.floor(position))
+        found.append(interpolate([float(v) for v in session.scalars(query)], position))
+    return found
 
 
 def _float(value: Any) -> float | None:

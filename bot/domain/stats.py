@@ -4,21 +4,24 @@ period of the same length before it.
 Definitions (the README's "/loop stats" section says the same to admins):
 - a period is [since, until), half-open, so two consecutive periods never count a row twice;
 - responses are counted by when they were received; NPS, CSAT and CES only over their own survey;
-- the cases of a period are those opened in it; the closure rate is the share of them closed by the
-  period's end, and the SLA figures are theirs, as they stood at the period's end;
-- times to claim, first contact and close are those of the steps done in the period, measured from
-  the case's opening in business time where its department has business hours (stored on the case
-  when the step happens), wall-clock time otherwise.
+- the cases of a period are those opened in it, as they stood at the period's end: the closure
+  rate is the share of them closed by then, the SLA figures and the times to claim, first contact
+  and close are theirs (a time over the cases that had done the step by then). A time runs from
+  the case's opening, in business time where its department has business hours (stored on the
+  case when the step happens), wall-clock time otherwise. Cases by status are as they are now;
+- root causes are those of the loops closed by a person in the period.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.domain.vocabulary import Step
+from bot.domain.causes import period_days
+from bot.domain.scoring import SCALES
+from bot.domain.vocabulary import Step, Survey
 
 STEPS: tuple[str, ...] = tuple(Step)  # claim, first_contact, close
 Z_95 = 1.96
@@ -66,7 +69,7 @@ class CaseCounts:
 @dataclass(frozen=True)
 class StepTimes:
     """How long a step took, in seconds (business time where the department has hours), over
-    the steps done in the period; percentiles interpolate as PostgreSQL's percentile_cont."""
+    the period's cases that had done it; percentiles interpolate as PostgreSQL's percentile_cont."""
 
     count: int = 0
     median: float | None = None
@@ -143,6 +146,29 @@ def interpolate(values: Sequence[float], position: float) -> float:
     return values[0] + (values[1] - values[0]) * (position - math.floor(position))
 
 
+def response_counts(rows: Iterable[tuple[str, int, int]]) -> ResponseCounts:
+    """Sums from (survey, score, count) rows: promoters and detractors on the NPS scale, CSAT's
+    satisfied (4–5 on 1–5: above its neutral), by the survey scales of bot.domain.scoring."""
+    sums = dict.fromkeys(
+        ("responses", "nps", "promoters", "detractors", "csat", "satisfied", "csat_sum", "ces", "ces_sum"), 0
+    )
+    nps, csat = SCALES[Survey.NPS], SCALES[Survey.CSAT]
+    for survey, score, n in rows:
+        sums["responses"] += n
+        if survey == Survey.NPS:
+            sums["nps"] += n
+            sums["promoters"] += n if score > nps.passive_max else 0
+            sums["detractors"] += n if score <= nps.detractor_max else 0
+        elif survey == Survey.CSAT:
+            sums["csat"] += n
+            sums["satisfied"] += n if score > csat.passive_max else 0
+            sums["csat_sum"] += n * score
+        elif survey == Survey.CES:
+            sums["ces"] += n
+            sums["ces_sum"] += n * score
+    return ResponseCounts(*sums.values())
+
+
 def _average(total: int, n: int) -> float | None:
     return total / n if n else None
 
@@ -189,3 +215,36 @@ def loop_stats(
         won_back=counts.won_back,
         previous=previous,
     )
+
+
+@dataclass(frozen=True)
+class StatsRequest:
+    """`/loop stats [department] [period]`, the words in either order: what was asked, and the
+    words that are neither a department nor a period (to be answered, not guessed)."""
+
+    department: str | None
+    days: int
+    unknown: tuple[str, ...] = ()
+    repeated: bool = False  # two departments or two periods
+
+
+def stats_request(
+    words: Sequence[str], departments: Sequence[str], *, default_days: int = 30
+) -> StatsRequest:
+    """Department names are matched case-insensitively; periods as `/loop causes` reads them."""
+    by_name = {name.lower(): name for name in departments}
+    department: str | None = None
+    days: int | None = None
+    unknown: list[str] = []
+    repeated = False
+    for word in words:
+        found_days = period_days(word)
+        if found_days is not None:
+            repeated = repeated or days is not None
+            days = found_days
+        elif word.lower() in by_name:
+            repeated = repeated or department is not None
+            department = by_name[word.lower()]
+        else:
+            unknown.append(word)
+    return StatsRequest(department, days if days is not None else default_days, tuple(unknown), repeated)
