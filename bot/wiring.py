@@ -44,6 +44,9 @@ from bot.outbox.queue import OutboxQueue, Priority
 from bot.outbox.recognition_renderers import with_recognition
 from bot.outbox.renderers import RENDERERS
 from bot.outbox.sender import SlackSender
+from bot.outbox.theme_alert_check import CHECK_SECONDS as THEME_CHECK_SECONDS
+from bot.outbox.theme_alert_check import ThemeSpikeCheck
+from bot.outbox.theme_alert_renderer import with_theme_alerts
 from bot.outbox.worker import OutboxWorker
 from bot.server import DEFAULT_THREADS
 from bot.settings import Settings, SettingsError
@@ -77,6 +80,7 @@ from storage.recognition_store import RecognitionStore
 from storage.repository import Repository
 from storage.slack_events import SeenEvents
 from storage.snapshots import snapshot
+from storage.themes import ThemeStore
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +108,7 @@ class Runtime:
     metrics: Metrics
     digests: DigestService | None = field(default=None)  # with a digest section in the policy
     scheduler: BackgroundScheduler | None = field(default=None)
+    theme_spikes: ThemeSpikeCheck | None = field(default=None)  # with alerts.theme_spike in the policy
 
     def housekeeping(self) -> None:
         """Forget handled Slack event ids after a day (Slack's retries stop within minutes)."""
@@ -128,6 +133,16 @@ class Runtime:
             self.digests.run_due()
         except Exception as error:
             log_failure(log, "weekly digest", error)
+    def check_theme_spikes(self) -> int:
+        """One theme spike check (the scheduler's job; tests and the demo call it too)."""
+        if self.theme_spikes is None:
+            return 0
+        try:
+            return self.theme_spikes.check()
+        except Exception as error:
+            log_failure(log, "theme spike check", error)
+            return 0
+
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until listeners and the outbox have finished what was asked of them so far."""
         for _ in range(10):  # a listener may ask the outbox for work, which is then waited for in turn
@@ -168,6 +183,15 @@ class Runtime:
                 max_instances=1,
                 coalesce=True,
                 next_run_time=datetime.now(UTC),  # a week missed while down goes out at start
+            )
+        if self.theme_spikes is not None:
+            scheduler.add_job(
+                self.check_theme_spikes,
+                "interval",
+                seconds=THEME_CHECK_SECONDS,
+                id="theme-spike-check",
+                max_instances=1,
+                coalesce=True,
             )
         scheduler.add_job(self.housekeeping, "interval", hours=1, id="housekeeping", coalesce=True)
         scheduler.add_job(self.metrics.log_minute, "interval", minutes=1, id="summary", coalesce=True)
@@ -266,8 +290,11 @@ def build_runtime(
         sender=sender,
         clock=clock,
         alerter=AdminAlerter(policy=policy, sender=sender, clock=clock, seen=AdminAlerts(database)),
-        renderers=with_promoters(
-            with_recognition(RENDERERS, RecognitionStore(database)), PromoterFollowUps(database)
+        renderers=with_theme_alerts(
+            with_promoters(
+                with_recognition(RENDERERS, RecognitionStore(database)), PromoterFollowUps(database)
+            ),
+            ThemeStore(database),
         ),
         metrics=metrics,
         history=CustomerHistories(database).of,
@@ -366,4 +393,9 @@ def build_runtime(
         sweep_seconds=sweep_seconds,
         sweeper=DeadlineSweeper(deadlines, policy, clock, outbox_queue.request, metrics),
         metrics=metrics,
+        theme_spikes=(
+            ThemeSpikeCheck(ThemeStore(database), policy, clock, lambda: outbox_queue.request(None))
+            if policy.alerts.theme_spike is not None
+            else None
+        ),
     )

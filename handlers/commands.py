@@ -19,6 +19,7 @@ from bot.slack.mine_report import LISTED, mine_answer
 from bot.slack.overdue_report import overdue_report
 from bot.slack.stats_report import stats_answer
 from bot.slack.text import escape
+from bot.slack.themes_report import themes_answer
 
 
 def overdue_answer(services: Services, words: list[str], links: WorkspaceLinks) -> dict[str, Any]:
@@ -56,6 +57,26 @@ def causes_answer_for(services: Services, words: list[str]) -> dict[str, Any]:
             f"not `{said}`: try `/loop causes month`."
         }
     return causes_answer(services.queries.causes(days), services.policy)
+
+
+def themes_answer_for(services: Services, words: list[str]) -> dict[str, Any]:
+    """`/loop themes [department] [week|month|quarter|year|30d]`, in either order: all
+    departments and the last 7 days by default (a spike shows in days, not months)."""
+    names = {d.name for d in services.policy.departments}
+    department = next((w.lower() for w in words if w.lower() in names), None)
+    rest = [w for w in words if w.lower() != department]
+    word = rest[0] if rest else "week"
+    days = period_days(word)
+    if days is None or len(rest) > 1:
+        said = escape(" ".join(rest)[:40])
+        known = ", ".join(f"`{n}`" for n in sorted(names))
+        return {
+            "text": f"I show a department ({known}) and `week`, `month`, `quarter`, `year` or a number of "
+            f"days from `1d` to `3660d`, not `{said}`: try `/loop themes week`."
+        }
+    until = services.clock() + timedelta(microseconds=1)  # up to now, a response of this instant included
+    report = services.queries.themes(until - timedelta(days=days), until, department)
+    return themes_answer(report, services.policy)
 
 
 def mine_answer_for(services: Services, user: str, links: WorkspaceLinks) -> dict[str, Any]:
@@ -106,7 +127,7 @@ def register(app: App, services: Services) -> None:
             ack()
             respond(response_type="ephemeral", **stats_answer_for(services, words[1:]))
             return
-        if words[0].lower() in ("overdue", "leaderboard", "causes"):
+        if words[0].lower() in ("overdue", "leaderboard", "causes", "themes"):
             if not services.policy.may_see_reports(str(command.get("user_id"))):
                 ack(text="Reports are for managers here (permissions.reports in the policy).")
                 return
@@ -115,6 +136,8 @@ def register(app: App, services: Services) -> None:
                 respond(response_type="ephemeral", **overdue_answer(services, words[1:], links))
             elif words[0].lower() == "causes":
                 respond(response_type="ephemeral", **causes_answer_for(services, words[1:]))
+            elif words[0].lower() == "themes":
+                respond(response_type="ephemeral", **themes_answer_for(services, words[1:]))
             else:
                 respond(response_type="ephemeral", **leaderboard_answer_for(services, words[1:]))
             return

@@ -15,6 +15,7 @@ from sqlalchemy import Select, create_engine, func, pool, select
 
 from storage.db import normalise_url
 from storage.models import Case, Feedback
+from storage.themes import themes_cell
 
 BATCH = 2000  # rows per fetch from the server-side cursor
 
@@ -64,8 +65,9 @@ def export_query(since: datetime | None, until: datetime | None, department: str
     department_column = func.coalesce(Case.department, Feedback.department).label("department")
     columns = [getattr(Feedback, name).label(f"feedback_{name}") for name in FEEDBACK_COLUMNS]
     columns += [getattr(Case, name).label(f"case_{name}") for name in CASE_COLUMNS]
+    themes = themes_cell(Feedback.id).label("themes")  # aggregated in SQL: the rows stay a stream
     query = (
-        select(*columns, department_column)
+        select(*columns, department_column, themes)
         .select_from(Feedback)
         .outerjoin(Case, Case.feedback_id == Feedback.id)
         .order_by(Feedback.id)

@@ -40,6 +40,7 @@ from storage.history import new_delivery, record_event
 from storage.models import Case, CaseEvent, Delivery, Feedback
 from storage.planning import replan
 from storage.snapshots import count_and_oldest, snapshot
+from storage.themes import owner_themes
 from storage.turnarounds import record_turnaround, turnaround_cases
 
 
@@ -147,8 +148,10 @@ class Repository:
                 "remedy": details.remedy,
                 "note": details.note,
                 "customer_informed": details.customer_informed,
+                **({"themes": list(details.themes)} if details.themes is not None else {}),
             },
             announce=announce,
+            after=None if details.themes is None else owner_themes(details.themes),
         )
 
     def close_won_back(

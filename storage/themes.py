@@ -10,19 +10,28 @@ which check queues the alert.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Insert, ScalarSelect, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
-from bot.domain.themes import BASELINE, AlertedCase, ThemeAlert, ThemeSpike, ThemeTally, WindowCount
+from bot.domain.themes import (
+    BASELINE,
+    ThemeAlert,
+    ThemeSpike,
+    ThemeTally,
+    WindowCount,
+    theme_keys,
+)
 from bot.domain.vocabulary import Category, DeliveryKind, ThemeSource
 from storage.db import Database
 from storage.history import delivery_row
 from storage.models import Case, Delivery, Feedback, ThemeAlertRow, ThemeTag
+from storage.snapshots import snapshot
 
 THEMES = ThemeTag.__table__
 ALERTS = ThemeAlertRow.__table__
@@ -80,9 +89,27 @@ def replace_owner_themes(connection: Connection, feedback: dict[str, Any], keys:
     write_themes(connection, theme_rows(feedback, keys, ThemeSource.OWNER))
 
 
+def owner_themes(picked: Sequence[str]) -> Callable[[Session, Case, Feedback, Any, datetime], None]:
+    """A close's `after` step (`Repository._guarded_update`): the picks replace earlier ones,
+    in the close's own transaction, so a close and its themes are written together or not at all."""
+
+    def write(session: Session, case: Case, feedback: Feedback, _event: Any, _now: datetime) -> None:
+        values = {"id": feedback.id, "department": case.department, "category": feedback.category}
+        replace_owner_themes(
+            session.connection(), {**values, "received_at": feedback.received_at}, theme_keys(picked)
+        )
+
+    return write
+
+
+THEMES_SEPARATOR = "\x1f"  # the unit separator: no theme contains it (tags may hold ", ")
+
+
 def themes_cell(feedback_id: Any) -> ScalarSelect[Any]:
-    """A response's theme keys joined with ', ' (sorted, each once), as a correlated subquery the
-    export selects beside its columns: the themes stay in SQL, the export a stream."""
+    """A response's theme keys, sorted, each once, joined with `THEMES_SEPARATOR` (NULL for
+    none): a correlated subquery the export selects beside its columns, on the unique index's
+    leading `feedback_id`, so the themes are aggregated in SQL and the export stays a stream.
+    string_agg on PostgreSQL, group_concat on SQLite, over the subquery's sorted rows."""
     keys = (
         select(THEMES.c.theme.label("theme"))
         .where(THEMES.c.feedback_id == feedback_id)
@@ -91,12 +118,11 @@ def themes_cell(feedback_id: Any) -> ScalarSelect[Any]:
         .correlate_except(THEMES)
         .subquery()
     )
-    return select(_joined(keys.c.theme)).select_from(keys).scalar_subquery()
+    return select(func.aggregate_strings(keys.c.theme, THEMES_SEPARATOR)).select_from(keys).scalar_subquery()
 
 
-def _joined(column: Any) -> Any:
-    """string_agg on PostgreSQL, group_concat on SQLite, over the subquery's sorted rows."""
-    return func.aggregate_strings(column, ", ")
+def split_themes(cell: str | None) -> list[str]:
+    return cell.split(THEMES_SEPARATOR) if cell else []
 
 
 class ThemeStore:
@@ -240,13 +266,12 @@ class ThemeStore:
             if row is None:
                 return None
             ids = [int(i) for i in row.feedback_ids or []]
-            found = connection.execute(
-                select(
-                    Case.id, Feedback.score, Feedback.survey, Case.slack_channel, Case.slack_ts, Feedback.id
-                )
+        with self.database.transaction() as session:
+            found = session.execute(
+                select(Case, Feedback)
                 .join(Feedback, Feedback.id == Case.feedback_id)
                 .where(Case.feedback_id.in_(ids))
             ).all()
-        by_feedback = {r[5]: AlertedCase(r[0], r[1], r[2], r[3], r[4]) for r in found}
+            by_feedback = {feedback.id: snapshot(case, feedback) for case, feedback in found}
         cases = [by_feedback[i] for i in ids if i in by_feedback]
         return ThemeAlert(row.department, row.theme, row.count, within, row.fired_at, row.average, cases)

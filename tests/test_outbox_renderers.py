@@ -21,6 +21,7 @@ from bot.outbox.renderers import (
     case_message_rendering,
 )
 from bot.outbox.sender import Edit, Post
+from bot.outbox.theme_alert_renderer import THEME_ALERT_KINDS
 from bot.slack.case_message import Message
 from storage.models import Delivery
 from tests.factories import case_snapshot
@@ -65,7 +66,7 @@ def render(policy, kind, case, the_event, recipient=None):
 def test_every_delivery_kind_has_a_renderer(stack):
     """The registry the wiring hands the worker: the applause kinds need a reader of kudos, so
     they are added there (`bot.outbox.recognition_renderers`), not in the bare RENDERERS."""
-    assert set(RENDERERS) | RECOGNITION_KINDS | PROMOTER_KINDS == set(DeliveryKind)
+    assert set(RENDERERS) | RECOGNITION_KINDS | PROMOTER_KINDS | THEME_ALERT_KINDS == set(DeliveryKind)
     assert set(stack.runtime.outbox_worker.renderers) == set(DeliveryKind)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.vocabulary import CaseStatus
+from storage.themes import split_themes
 
 # The columns, in the order they are written; the README's "Export" section lists them.
 COLUMNS: tuple[str, ...] = (
@@ -27,6 +28,7 @@ COLUMNS: tuple[str, ...] = (
     "language",
     "comment",
     "tags",
+    "themes",
     "department",
     "case_id",
     "status",
@@ -83,6 +85,7 @@ def record(row: dict[str, Any], now: datetime) -> dict[str, Any]:
         if key not in _DUE_COLUMNS:
             values[_RENAMED.get(key, key.removeprefix("feedback_").removeprefix("case_"))] = value
     values["tags"] = list(values["tags"] or ())
+    values["themes"] = split_themes(values["themes"])  # theme keys, sorted (storage.themes)
     closed = row["case_status"] == CaseStatus.CLOSED
     for step, due_key, done_key in _STEPS:
         due = row[due_key]

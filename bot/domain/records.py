@@ -146,6 +146,8 @@ class CloseDetails:
     remedy: str
     note: str
     customer_informed: bool
+    # The policy's themes the owner picked (None: the form had no theme picker, keep earlier picks).
+    themes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

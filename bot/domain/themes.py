@@ -19,6 +19,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.domain.deadline_policy import Duration
+from bot.domain.records import CaseSnapshot
 
 THEME_MAX = 100  # characters of a stored theme key: tags are at most 50, policy themes 75
 BASELINE = timedelta(weeks=4)  # what a ratio compares the window with
@@ -179,17 +180,6 @@ def spikes(rule: ThemeSpike, counts: Iterable[WindowCount]) -> list[WindowCount]
 
 
 @dataclass(frozen=True)
-class AlertedCase:
-    """A case an alert names: its number, score and, once posted, where its message is."""
-
-    case_id: int
-    score: int
-    survey: str
-    slack_channel: str | None
-    slack_ts: str | None
-
-
-@dataclass(frozen=True)
 class ThemeAlert:
     """A fired alert as the outbox renders it: the theme (as shown), its count in the window,
     the 4-week average per window when the rule has a ratio, and the cases named (the newest,
@@ -201,7 +191,7 @@ class ThemeAlert:
     within: timedelta
     fired_at: datetime
     average: float | None
-    cases: list[AlertedCase]
+    cases: list[CaseSnapshot]
 
     @property
     def unnamed(self) -> int:

@@ -98,6 +98,10 @@ class Draft:
     def case_link(self) -> str | None:
         return self._links(self.case)
 
+    def link_of(self, case: CaseSnapshot) -> str | None:
+        """A link to any case's message, for a delivery that names several (a theme alert)."""
+        return self._links(case)
+
 
 @dataclass(frozen=True)
 class Moot:

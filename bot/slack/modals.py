@@ -20,6 +20,7 @@ from bot.slack.text import escaped_pieces
 
 CLOSE_NOTE_MAX = 2000
 CONTACT_NOTE_MAX = 500
+THEMES_HINT_MAX = 2000  # Slack's limit for an input's hint
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def close_modal(case: CaseSnapshot, policy: Policy) -> dict[str, Any]:
                 "Remedy given",
                 kit.static_select("Pick what was offered", [kit.option(r, r) for r in policy.remedies]),
             ),
+            *_themes_input(case, policy),
             kit.input_block(
                 "note",
                 "What happened?",
@@ -84,6 +86,22 @@ def close_modal(case: CaseSnapshot, policy: Policy) -> dict[str, Any]:
             ),
         ],
     }
+
+
+def _themes_input(case: CaseSnapshot, policy: Policy) -> list[dict[str, Any]]:
+    """An optional multi-select of the policy's themes, none when the policy lists none. The
+    survey's tags already count as themes; the hint says which (plain text: nothing to escape)."""
+    if not policy.themes:
+        return []
+    element = {
+        "type": "multi_static_select",
+        "action_id": "value",
+        "placeholder": kit.plain_text("What was it about?", 150),
+        "options": [kit.option(t, t) for t in policy.themes[:100]],
+    }
+    tags = ", ".join(case.tags)
+    hint = f"The survey's tags count already: {tags}"[:THEMES_HINT_MAX] if tags else None
+    return [kit.input_block("themes", "Themes", element, optional=True, hint=hint)]
 
 
 def contact_modal(case: CaseSnapshot) -> dict[str, Any]:
@@ -142,6 +160,7 @@ def parse_close(values: dict[str, Any], policy: Policy) -> CloseDetails:
     root_cause = _choice(values, "root_cause", policy.root_causes, errors, "a root cause")
     remedy = _choice(values, "remedy", policy.remedies, errors, "a remedy (or “None needed”)")
     informed = _choice(values, "customer_informed", ["yes", "no"], errors, "yes or not yet")
+    themes = _themes(values, policy, errors)
     note = _selected(values, "note") or ""
     if not note:
         errors["note"] = "Please say in a sentence what happened."
@@ -149,7 +168,26 @@ def parse_close(values: dict[str, Any], policy: Policy) -> CloseDetails:
         errors["note"] = f"Please keep it under {CLOSE_NOTE_MAX} characters."
     if errors:
         raise FormErrors(errors)
-    return CloseDetails(outcome, channel, root_cause, remedy, note, informed == "yes")
+    return CloseDetails(outcome, channel, root_cause, remedy, note, informed == "yes", themes)
+
+
+def _themes(values: dict[str, Any], policy: Policy, errors: dict[str, str]) -> tuple[str, ...] | None:
+    """The picked themes, each once; None when the policy has none (the form had no picker). A
+    picked theme the policy no longer lists is asked again, as a removed root cause is."""
+    if not policy.themes:
+        return None
+    block = values.get("themes")
+    state = block.get("value") if isinstance(block, dict) else None
+    chosen = state.get("selected_options") if isinstance(state, dict) else None
+    if not isinstance(chosen, list):
+        return ()
+    picked = [o.get("value") for o in chosen if isinstance(o, dict)]
+    unknown = [p for p in picked if not isinstance(p, str) or p not in policy.themes]
+    if unknown:
+        said = str(unknown[0])[:40]
+        errors["themes"] = f"“{said}” is no longer a theme — please choose again."
+    return tuple(dict.fromkeys(p for p in picked if isinstance(p, str) and p in policy.themes))
+
 
 
 def parse_contact(values: dict[str, Any]) -> ContactDetails:

@@ -17,7 +17,9 @@ from bot.slack.deadline_text import reminder_reply
 from bot.slack.labels import CONTACT_CHANNELS, OUTCOMES, label
 from bot.slack.promoters import follow_up_blocks
 from bot.slack.recognition import applause_blocks
-from bot.slack.text import duration, escape, quoted_excerpt
+from bot.slack.text import duration, escape, escaped_excerpt, quoted_excerpt
+
+THEMES_SHOWN = 600  # characters of the picked themes in the close's thread reply, escaped
 
 REPLY_NOTE_LIMIT = 2000  # leaves room in the 3,000 of a section for the line above it
 
@@ -77,6 +79,8 @@ def thread_reply(event: EventRecord, case: CaseSnapshot, policy: Policy) -> Mess
             f"Root cause: {escape(details.get('root_cause'))} · Remedy: {escape(details.get('remedy'))} · "
             f"Customer told what was done: {informed}"
         )
+        if details.get("themes"):  # the owner's picks: policy text, escaped all the same
+            text += "\nThemes: " + escaped_excerpt(", ".join(map(str, details["themes"])), THEMES_SHOWN)
         if details.get("note"):
             text += "\n" + _note(details, policy)
     elif event.kind == EventKind.REROUTED:
