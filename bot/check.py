@@ -69,6 +69,9 @@ def run_check(settings: Settings, policy_path: str | None, *, out: Callable[[str
     unmapped = policy.sources.unmapped(list(settings.source_secrets))  # a tool's route on, its score unmapped
     for problem in unmapped:
         out(f"✗ {problem}")
+    if settings.source_secrets and not unmapped:
+        routes = ", ".join(f"/feedback/{tool}" for tool in settings.source_secrets)
+        out(f"✓ survey tool webhooks on: {routes}")
     if not settings.slack_bot_token:
         out("· SLACK_BOT_TOKEN not set: channel access not checked")
         return 1 if owed_problems(settings, out) or unmapped else 0

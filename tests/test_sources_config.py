@@ -111,6 +111,7 @@ def test_check_names_a_tool_switched_on_whose_score_question_the_policy_does_not
     )
     lines.clear()
     assert run_check(load_settings(environ, None), str(mapped), out=lines.append) == 0, lines
+    assert "✓ survey tool webhooks on: /feedback/typeform, /feedback/formbricks" in lines
 
 
 def test_the_bot_does_not_start_with_a_tool_on_and_its_score_unmapped(tmp_path, policy):

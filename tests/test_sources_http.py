@@ -37,6 +37,7 @@ from handlers.intake import MAX_BODY, IntakeEndpoint
 from handlers.intake_sources import SourceEndpoint
 from tests.factories import payload
 from tests.support.examples import examples
+from tests.support.race import race
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sources"
 SECRETS = {
@@ -688,3 +689,22 @@ def test_any_signed_json_gets_a_clear_answer_never_a_500(tools, tool, body, keys
     sent = {**keys} if keys else body
     answer = tools.post(tool, sent)
     assert answer.status in (200, 202, 400, 422), (sent, answer)
+
+
+# --- a tool firing its events for one response at the same instant -----------------------------------
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_tools_events_for_one_response_arriving_at_once_make_one_response_and_one_case(tools):
+    """Formbricks fires responseCreated, responseUpdated and responseFinished within moments: real
+    threads posting them together still leave one response and one case (the unique key decides)."""
+    bodies = SEQUENCES["formbricks"] * 2
+    answers = race(len(bodies), lambda index: tools.post("formbricks", bodies[index]))
+    assert all(answer.status == 202 for answer in answers), answers
+    assert sum(answer.body["status"] == "created" for answer in answers) == 1
+    assert len({answer.body["case_id"] for answer in answers}) == 1
+    assert (tools.counts()["feedback"], tools.counts()["cases"]) == (1, 1)
+    tools.stack.settle()
+    case = tools.stack.runtime.repository.get_case(answers[0].body["case_id"])
+    assert case.comment == EXPECTED["formbricks"][3]  # whichever order they landed in: none erases it
+    assert len([m for m in tools.stack.simulator.messages(case.slack_channel) if not m.thread_ts]) == 1
