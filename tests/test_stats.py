@@ -63,7 +63,9 @@ def test_steps_are_timed_in_business_hours_where_the_department_has_them(stack, 
     stack.slack.submit_view("U0OMAR", view["id"], {"channel": "phone", "note": "Called."})
     stack.settle()
     clock.advance(hours=1)
-    close_case(stack, billing, "U0OMAR", form={**CLOSE_FORM, "root_cause": "Billing error", "remedy": "Refund"})
+    close_case(
+        stack, billing, "U0OMAR", form={**CLOSE_FORM, "root_cause": "Billing error", "remedy": "Refund"}
+    )
     assert seconds_of(stack, billing.id) == (2 * 3600, 4 * 3600, 5 * 3600)
 
     reply = ask(stack, "U0OMAR", "stats week billing")  # the words in either order
@@ -72,7 +74,9 @@ def test_steps_are_timed_in_business_hours_where_the_department_has_them(stack, 
     assert "• Claim: median 2 h" in text and "• First contact: median 4 h" in text
     assert "• Close: median 5 h" in text
     assert "Billing error — 1 (100%)" in text
-    assert "*Closure rate:* 100%" in text and "1 of the 1 cases opened in the period closed by its end" in text
+    assert (
+        "*Closure rate:* 100%" in text and "1 of the 1 cases opened in the period closed by its end" in text
+    )
 
     click(stack, "U0ALICE", support, "case_release")  # undone: its time is forgotten
     assert seconds_of(stack, support.id) == (None, None, None)
@@ -114,7 +118,13 @@ def test_an_empty_period_says_so(stack):
 
 @pytest.mark.parametrize(
     "words",
-    ["stats sales", "stats support fortnight", "stats support billing", "stats month week", "stats <!channel>"],
+    [
+        "stats sales",
+        "stats support fortnight",
+        "stats support billing",
+        "stats month week",
+        "stats <!channel>",
+    ],
 )
 def test_unknown_words_get_a_helpful_answer(stack, words):
     reply = ask(stack, "U0ALICE", words)

@@ -26,7 +26,9 @@ D = timedelta(days=1)
 _ids = count(1)
 
 
-def response(session, score: int, at: datetime, *, survey: str = "nps", department: str = "support") -> Feedback:
+def response(
+    session, score: int, at: datetime, *, survey: str = "nps", department: str = "support"
+) -> Feedback:
     n = next(_ids)
     row = Feedback(
         external_id=f"r-{n}",

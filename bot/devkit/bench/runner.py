@@ -25,6 +25,7 @@ from bot.devkit.bench.export_run import export_figures
 from bot.devkit.bench.policy import bench_policy, write_policy
 from bot.devkit.bench.prefill import prefill
 from bot.devkit.bench.report import Figure, Report
+from bot.devkit.bench.stats_query import stats_query
 
 OPEN_SHARE = 0.05  # of a big history, the cases still open; the rest are closed
 
@@ -91,6 +92,8 @@ def _phases(bench: live.Bench, sizes: Sizes) -> None:
         inprocess.causes_query(store.db, policy, report, _label(cases))
         export_figures(store.url, bench.workdir, report, _label(cases))
         live.clicks(bench, _label(cases))
+        _say(f"/loop stats, a month and a year, at {cases:,} cases")
+        stats_query(store.db, policy, report, _label(cases))  # last: it vacuums the tables first
         stored += 20
     report.add(Figure("peak RSS of the bot (VmHWM)", bench.peak_rss_kib / 1024, "MiB"))
 
