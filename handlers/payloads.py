@@ -36,6 +36,12 @@ def response_url(body: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def from_ephemeral(body: dict[str, Any]) -> bool:
+    """Whether the click was on an ephemeral message (e.g. `/loop mine`'s answer)."""
+    container = body.get("container")
+    return isinstance(container, dict) and container.get("is_ephemeral") is True
+
+
 def first_action(body: dict[str, Any]) -> dict[str, Any]:
     actions = _get(body, "actions")
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):

@@ -285,3 +285,22 @@ def test_contact_details_pressed_in_home_open_in_a_modal_for_the_owner_only(stac
     press(stack, "U0ALICE", view, case.id, "case_contact_details")
     (modal,) = stack.simulator.open_views("U0ALICE")
     assert "dana@example.com" in text_of(modal) and "only you see this" in text_of(modal)
+
+
+def test_a_change_from_loop_mines_answer_replaces_the_answer_with_the_cases_as_they_are(stack, clock):
+    first, second = open_case(stack, id="first"), open_case(stack, id="second")
+    for case in (first, second):
+        click(stack, "U0ALICE", case, "case_claim")
+    stack.slack.slash_command("U0ALICE", first.slack_channel, "/loop", "mine")
+    stack.settle()
+    (answer,) = stack.simulator.ephemerals("U0ALICE")
+    assert "Your open cases (2)" in text_of(answer.blocks)
+    result = stack.slack.click(
+        "U0ALICE", first.slack_channel, answer.ts, "case_release", block_id=f"case_actions_{first.id}"
+    )
+    assert result.ok
+    stack.settle()
+    assert stack.runtime.repository.get_case(first.id).owner_id is None
+    (answer,) = stack.simulator.ephemerals("U0ALICE")  # replaced, not a second one
+    assert "Your open cases (1)" in text_of(answer.blocks)
+    assert f"case_actions_{first.id}" not in text_of(answer.blocks)
