@@ -131,3 +131,29 @@ def test_themes_count_this_period_against_the_previous_one_by_hand(repo, databas
         "Billing": (4, 0),
         "Login": (5, 0),
     }
+
+
+def test_the_bench_prefills_theme_rows_and_reports_the_themes_query(database, themed_policy) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import func
+
+    from bot.devkit.bench import inprocess
+    from bot.devkit.bench.prefill import prefill
+    from bot.devkit.bench.report import Report
+    from storage.models import Feedback
+
+    now = datetime.now(UTC)
+    prefill(database, cases=500, open_cases=50, due=0, now=now)
+    with database.transaction() as session:
+        month = session.scalar(
+            select(func.count()).where(
+                Feedback.category == "detractor", Feedback.received_at >= now - timedelta(days=30)
+            )
+        )
+        assert session.scalar(select(func.count()).select_from(ThemeTag)) == 500  # one tag each
+    report = Report()
+    inprocess.themes_query(database, themed_policy, report, "500")
+    (figure,) = report.figures
+    assert figure.measure == "/loop themes month query, 500 cases" and figure.value > 0
+    assert month and figure.note == f"{month:,} themed detractors"

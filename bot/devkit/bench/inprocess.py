@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import func, select
@@ -109,6 +109,16 @@ def leaderboard_query(database: Database, report: Report, label: str) -> None:
         found = f"{sum(s.closed for s in board.standings):,} loops of {len(board.standings):,} people"
     name = f"/loop leaderboard month query, {label} cases"
     report.add(Figure(name, milliseconds, "ms", note=found))
+
+
+def themes_query(database: Database, policy: Policy, report: Report, label: str) -> None:
+    """`/loop themes month`: the month's detractors' themes against the month before, one
+    grouped query over ix_theme_tags_category_received_at (the median of five)."""
+    queries = case_queries(database, policy)
+    until = datetime.now(UTC)
+    milliseconds, result = median_of_five(lambda: queries.themes(until - timedelta(days=30), until))
+    found = f"{sum(t.current for t in result.themes):,} themed detractors" if result else ""
+    report.add(Figure(f"/loop themes month query, {label} cases", milliseconds, "ms", note=found))
 
 
 def causes_query(database: Database, policy: Policy, report: Report, label: str) -> None:

@@ -132,7 +132,12 @@ def _statements(sql: _Dialect) -> list[str]:
         INSERT INTO case_events (id, case_id, at, actor, kind, details)
         {prefix}SELECT :e0 + n, :c0 + n, {at("age")}, 'intake', 'created', {sql.json("'{}'")}
         FROM {rows}"""
-    statements = [feedback, cases, events]
+    # The response's tag as its theme row, as the intake writes it (storage.themes).
+    themes = f"""
+        INSERT INTO theme_tags (feedback_id, theme, source, department, category, received_at)
+        {prefix}SELECT :f0 + n, dept, 'tag', dept, category, {at("age")}
+        FROM {rows}"""
+    statements = [feedback, cases, events, themes]
     # (kind, step, level, seconds from opening to due, status of an open case, sent when open)
     deadlines = [
         ("claim_nudge", "claim", 0, CLAIM_SECONDS, "sent"),
