@@ -205,7 +205,7 @@ class IntakeEndpoint:
     def _authenticate(self, environ: dict[str, Any]) -> tuple[str | None, bytes | None, str]:
         """(how the request authenticated or None, the body if it had to be read, why it was refused).
 
-        Either method is enough. A refusal names what was wrong with each method the request tried.
+        Any method is enough. A refusal names what was wrong with each method the request tried.
         """
         tried_bearer = "HTTP_AUTHORIZATION" in environ
         tried_signature = SIGNATURE_HEADER in environ or TIMESTAMP_HEADER in environ
@@ -223,7 +223,8 @@ class IntakeEndpoint:
                 return "signature", body, ""
             problems.append(problem)
         if standard_webhooks.tried(environ):
-            body = read_body(environ) if body is None else body
+            if not tried_signature:  # else the body was read above (None when it was too large)
+                body = read_body(environ)
             problem = self._webhook_problem(environ, body)
             if problem is None:
                 return "webhook", body, ""
