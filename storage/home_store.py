@@ -133,9 +133,17 @@ class HomeStore:
             )
 
     def next_due(self) -> datetime | None:
-        """When the soonest owed refresh is due (leased ones included: their lease may lapse)."""
+        """When the soonest owed refresh may be taken: when it is due, or, if someone holds it,
+        when their lease runs out (they may have died; if not, they publish it meanwhile)."""
+        free_at = sa_case(
+            (
+                and_(HomeTab.lease_until.is_not(None), HomeTab.lease_until > HomeTab.due_at),
+                HomeTab.lease_until,
+            ),
+            else_=HomeTab.due_at,
+        )
         with self.database.transaction() as session:
-            return session.scalar(select(func.min(HomeTab.due_at)))
+            return session.scalar(select(func.min(free_at)).where(HomeTab.due_at.is_not(None)))
 
     def lease(self, user: str, now: datetime, until: datetime) -> Lease | None:
         """Take `user`'s owed refresh until `until`, unless it is not due or someone has it."""

@@ -4,6 +4,7 @@ and the refreshes changes owe it, through the simulated Slack."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -304,3 +305,29 @@ def test_a_change_from_loop_mines_answer_replaces_the_answer_with_the_cases_as_t
     (answer,) = stack.simulator.ephemerals("U0ALICE")  # replaced, not a second one
     assert "Your open cases (1)" in text_of(answer.blocks)
     assert f"case_actions_{first.id}" not in text_of(answer.blocks)
+
+
+def test_a_429_holds_publishes_for_its_retry_after_then_the_home_goes_once(stack, clock):
+    open_home(stack, "U0ALICE")
+    before = publishes(stack, "U0ALICE")
+    stack.simulator.inject_fault("views.publish", status=429)  # Retry-After: 1 (the simulator's)
+    open_case(stack, id="during-429")
+    let_refreshes_go(stack, clock)
+    assert publishes(stack, "U0ALICE") == before + 1  # the refused one
+    let_refreshes_go(stack, clock)
+    calls = [c for c in stack.simulator.calls_to("views.publish") if c.params["user_id"] == "U0ALICE"]
+    assert [c.http_status for c in calls[before:]] == [429, 200]
+    assert "Unclaimed in Customer Support* (1)" in text_of(stack.simulator.home_view("U0ALICE"))
+
+
+def test_a_home_another_process_holds_is_come_back_for_when_its_lease_ends(stack, clock):
+    publisher, store = stack.runtime.home_publisher, stack.runtime.home.store
+    store.opened("U0ALICE", clock())
+    held = store.lease("U0ALICE", clock(), clock() + timedelta(seconds=30))  # "another process"
+    assert held is not None
+    asked: list[float] = []
+    publisher.on_deferred = asked.append
+    assert publisher.run() == 0
+    assert asked and 29 <= asked[-1] <= 30  # not at once, over and over, while it is held
+    clock.advance(seconds=31)
+    assert publisher.run() == 1 and publishes(stack, "U0ALICE") == 1
