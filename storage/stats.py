@@ -1,14 +1,15 @@
 """The counts behind `/loop stats`, for a period and the one of the same length before it.
 
-Two set-based statements carry the figures, each reading both periods in one pass through a
-covering index on its time column (PostgreSQL answers them from the index alone):
-- responses: sums over `ix_feedback_received_at` (received_at, department, survey, score);
-- the cases opened: over `ix_cases_created_at` (created_at, department, then the status and each
-  step's time, due date and stored seconds), counts per status, closes, each step's SLA met and
-  missed, and the percentiles of each step's seconds (see `stamp_step_times`): PostgreSQL's
-  percentile_cont in the same statement; SQLite has none, so the one or two values around each
-  percentile are read in order;
-and two small ones: the root causes of the period's closes, and the turnarounds.
+Each statement reads both periods in one pass through a covering index on its time column, so
+PostgreSQL answers from the index alone (migration 0014), and returns a few rows:
+- responses: one count per (period, survey, score) over `ix_feedback_received_at`
+  (received_at, department, survey, score); the domain classifies the scores;
+- the cases opened: over `ix_cases_created_at` (created_at, department, carrying the status and
+  each step's time, due date and stored seconds), one GROUP BY on a handful of flags per case
+  (period, status, closed by the period's end, each step's SLA state), then the percentiles of
+  each step's stored seconds (see `stamp_step_times`): PostgreSQL's percentile_cont in one
+  statement; SQLite has none, so the one or two values around each percentile are read in order;
+- the root causes of the period's closes (`ix_cases_closed_at_root_cause`), and the turnarounds.
 """
 
 from __future__ import annotations
@@ -61,14 +62,6 @@ def stamp_step_times(case: Case, snapshot: CaseSnapshot, planner: DeadlinePlanne
         elif at == now or getattr(case, seconds.key) is None:
             took = planner.working_time(snapshot, case.created_at, at)
             setattr(case, seconds.key, round(took.total_seconds()))
-
-
-def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.sum(sa_case((condition, 1), else_=0))
-
-
-def _sum(condition: ColumnElement[bool], value: Any) -> ColumnElement[int]:
-    return func.sum(sa_case((condition, value), else_=0))
 
 
 class StatsStore:
