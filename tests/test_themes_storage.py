@@ -157,3 +157,61 @@ def test_the_bench_prefills_theme_rows_and_reports_the_themes_query(database, th
     (figure,) = report.figures
     assert figure.measure == "/loop themes month query, 500 cases" and figure.value > 0
     assert month and figure.note == f"{month:,} themed detractors"
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite", "postgresql"])
+def test_migration_0011_backfills_the_tags_already_stored(tmp_path, engine_name):
+    """Responses stored before 0011 get their tags as theme rows (normalised, each once; none for
+    untagged ones), in batches; downgrading drops the tables again."""
+    from datetime import datetime
+
+    from sqlalchemy import create_engine, inspect, pool, text
+
+    from storage.db import normalise_url
+    from storage.migrate import downgrade, upgrade
+    from tests.support.databases import postgres_database
+
+    databases = None
+    if engine_name == "sqlite":
+        url = f"sqlite:///{tmp_path / 'before.sqlite3'}"
+        upgrade(url, "0010")
+    else:
+        databases = postgres_database()
+        url = next(databases)
+        downgrade(url, "0010")
+    engine = create_engine(normalise_url(url), poolclass=pool.NullPool)
+    at = datetime(2026, 11, 2, 9, 0)  # naive UTC, as stored
+    insert = text(
+        "INSERT INTO feedback (id, external_id, survey, score, category, department, tags, "
+        "received_at, updated_at, revision, raw) VALUES (:id, :x, 'nps', 2, :category, 'support', "
+        f"{'CAST(:tags AS json)' if engine_name == 'postgresql' else ':tags'}, :at, :at, 1, '{{}}')"
+    )
+    try:
+        with engine.begin() as connection:
+            for n, (tags, category) in enumerate(
+                [
+                    ('["Export", " export ", "Billing"]', "detractor"),
+                    ("[]", "detractor"),
+                    ('["Login"]', "promoter"),
+                ],
+                start=1,
+            ):
+                connection.execute(
+                    insert, {"id": n, "x": f"old-{n}", "category": category, "tags": tags, "at": at}
+                )
+        upgrade(url, "0011")
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT feedback_id, theme, source, department, category FROM theme_tags ORDER BY 1, 2")
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            (1, "billing", "tag", "support", "detractor"),
+            (1, "export", "tag", "support", "detractor"),
+            (3, "login", "tag", "support", "promoter"),
+        ]
+        downgrade(url, "0010")
+        assert "theme_tags" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+        if databases is not None:
+            databases.close()
