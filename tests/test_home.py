@@ -212,6 +212,7 @@ def test_a_new_case_refreshes_the_homes_listing_its_departments_queue(stack, clo
 def test_many_viewers_are_refreshed_under_tier_4_without_a_429(stack, clock):
     people = [f"U9{number:04d}" for number in range(150)]
     for person in people:  # 150 people opened Home (they are in no department: every queue)
+        stack.simulator.add_user(person, person.lower(), f"Person {person}")
         stack.runtime.home.opened(person)
     stack.settle()
     for _ in range(40):  # the pace lets about 10 go per 8 s (80 a minute after a burst of 10)
@@ -331,3 +332,26 @@ def test_a_home_another_process_holds_is_come_back_for_when_its_lease_ends(stack
     assert asked and 29 <= asked[-1] <= 30  # not at once, over and over, while it is held
     clock.advance(seconds=31)
     assert publisher.run() == 1 and publishes(stack, "U0ALICE") == 1
+
+
+def test_a_change_the_outbox_only_learns_of_at_its_sweep_still_refreshes_home(stack, clock):
+    """After a crash between a change's commit and the outbox hearing of it, the case is still
+    owed (its version), so the sweep brings its message and the Homes showing it up to date."""
+    case = open_case(stack)
+    view = open_home(stack, "U0ALICE")
+    assert action_ids(view, case.id)[0] == "case_claim"
+    assert stack.runtime.repository.claim(case.id, "U0BOB", clock()).applied  # nobody told the outbox
+    let_refreshes_go(stack, clock)
+    let_refreshes_go(stack, clock)
+    assert action_ids(stack.simulator.home_view("U0ALICE"), case.id) == []
+
+
+def test_a_deadline_passing_shows_on_home(stack, clock):
+    case = open_case(stack)
+    view = open_home(stack, "U0ALICE")
+    assert "was due" not in text_of(view)
+    clock.advance(hours=3)  # past the claim deadline of a high-priority detractor
+    stack.sweep_deadlines()
+    let_refreshes_go(stack, clock)
+    view = stack.simulator.home_view("U0ALICE")
+    assert "was due" in text_of(view) and action_ids(view, case.id)[0] == "case_claim"
