@@ -10,13 +10,17 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
+from sqlalchemy import create_engine, pool, text
 
 from bot.app.queries import CaseQueries
 from bot.domain.stats import StepSla, nps_with_margin, percentile_cont
+from storage.db import normalise_url
 from storage.deadline_store import DeadlineStore
+from storage.migrate import downgrade, upgrade
 from storage.models import Case, Feedback, TurnaroundRow
 from storage.repository import Repository
 from storage.snapshots import snapshot
+from tests.support.databases import postgres_database
 
 SINCE = datetime(2026, 11, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 12, 1, tzinfo=UTC)  # 30 days: the previous period is [Oct 2, Nov 1)
@@ -188,3 +192,46 @@ def test_percentile_cont_interpolates_like_postgresql():
     assert percentile_cont([1800, 3600, 10800], 0.9) == pytest.approx(9360)
     assert percentile_cont([5], 0.5) == 5 and percentile_cont([], 0.5) is None
     assert percentile_cont([1, 2, 3, 4], 0.5) == 2.5
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fresh_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    else:
+        for url in postgres_database():  # at head: 0014's downgrade takes it back to 0013
+            downgrade(url, "0013")
+            yield url
+
+
+def test_migration_0014_backfills_wall_clock_step_times(fresh_url):
+    """Cases stepped before 0014 get the wall-clock seconds from opening to each step (the
+    migration cannot read the policy's business hours); steps not done stay NULL."""
+    upgrade(fresh_url, "0013")
+    engine = create_engine(normalise_url(fresh_url), poolclass=pool.NullPool)
+    opened = datetime(2026, 11, 2, 9, 0)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO feedback (id, external_id, survey, score, category, department, tags, "
+                "received_at, updated_at, revision, raw) VALUES (1, 'x', 'nps', 3, 'detractor', 'support', "
+                "'[]', :t, :t, 1, '{}')"
+            ),
+            {"t": opened},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO cases (id, feedback_id, department, category, priority, status, created_at, "
+                "updated_at, claimed_at, contacted_at, closed_at, version, message_version, post_attempts, "
+                "sync_failures) VALUES (1, 1, 'support', 'detractor', 'high', 'contacted', :o, :o, :c, :t, "
+                "NULL, 1, 1, 0, 0)"
+            ),
+            {"o": opened, "c": opened + timedelta(minutes=90, seconds=30), "t": opened + timedelta(days=2)},
+        )
+    upgrade(fresh_url)
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT claim_seconds, contact_seconds, close_seconds FROM cases")
+        ).one()
+    engine.dispose()
+    assert tuple(row) == (5430, 172800, None)
