@@ -19,22 +19,24 @@ Responses that become live cases are not written here: they go through the intak
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import JSON, Table, bindparam, select, text, update
 from sqlalchemy.engine import Connection
 
 from bot.domain.records import FEEDBACK_FIELDS, FeedbackData, Triage
+from bot.domain.themes import theme_keys
 from bot.domain.vocabulary import CaseStatus
 from storage.db import Database
 from storage.feedback_intake import merge_raw
-from storage.models import Case, Feedback
+from storage.models import Case, Feedback, UTCDateTime
+from storage.themes import resync, theme_rows, write_themes
 
 FEEDBACK = Feedback.__table__
 CASES = Case.__table__
@@ -66,6 +68,7 @@ class Stored:
     values: dict[str, Any]
     raw: dict[str, Any]
     revision: int
+    received_at: datetime
     case_id: int | None
     history_case: bool
 
@@ -94,15 +97,6 @@ def _same(old: Any, new: Any) -> bool:
     return bool(old == new)
 
 
-def _insert(dialect: str) -> Any:
-    make = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    return make(FEEDBACK).on_conflict_do_nothing(index_elements=[FEEDBACK.c.survey, FEEDBACK.c.external_id])
-
-
-# No RETURNING: SQLAlchemy then hands the rows to the driver's executemany (psycopg pipelines one
-# prepared statement; a multi-row INSERT of 2,000 rows × 21 values costs psycopg more to parse
-# than PostgreSQL to run). The new ids are read back by key afterwards.
-_INSERT_CASES = insert(CASES)
 _UPDATE_FEEDBACK = (
     update(FEEDBACK)
     .where(FEEDBACK.c.id == bindparam("b_id"))
@@ -146,6 +140,7 @@ def stored_responses(
                 FEEDBACK.c.external_id,
                 FEEDBACK.c.raw,
                 FEEDBACK.c.revision,
+                FEEDBACK.c.received_at,
                 CASES.c.id.label("case_id"),
                 CASES.c.slack_ts,
                 *columns,
@@ -160,6 +155,7 @@ def stored_responses(
                 values={name: mapping[name] for name in FEEDBACK_FIELDS},
                 raw=row.raw or {},
                 revision=row.revision,
+                received_at=row.received_at,
                 case_id=row.case_id,
                 history_case=row.slack_ts == NO_MESSAGE_TS,
             )
@@ -180,6 +176,71 @@ def _changed(stored: Stored, data: FeedbackData) -> tuple[dict[str, Any], dict[s
     if not changed and raw == stored.raw:
         return None
     return values, raw
+
+
+def unnest_insert(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *, conflict: Sequence[str] = ()
+) -> None:
+    """PostgreSQL: the batch as one `INSERT … SELECT FROM unnest(<one array per column>)`. psycopg
+    then parses a short statement (not 2,000 rows of placeholders) and the server plans one
+    statement, where executemany runs one per row. Values are converted as the column types
+    would (naive UTC times, JSON text)."""
+    names = list(rows[0])
+    params: dict[str, list[Any]] = {}
+    arrays, picks = [], []
+    for at, name in enumerate(names):
+        column = table.c[name]
+        values = [row[name] for row in rows]
+        cast = None
+        if isinstance(column.type, JSON):
+            values = [None if value is None else json.dumps(value) for value in values]
+            array, cast = "text[]", "json"
+        elif isinstance(column.type, UTCDateTime):
+            values = [
+                None if value is None else value.astimezone(UTC).replace(tzinfo=None) for value in values
+            ]
+            array = "timestamp[]"
+        else:
+            array = f"{column.type.compile(dialect=connection.dialect)}[]"
+        params[f"a{at}"] = values
+        arrays.append(f"CAST(:a{at} AS {array})")
+        picks.append(f"CAST(u.c{at} AS {cast})" if cast else f"u.c{at}")
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(picks)} "
+        f"FROM unnest({', '.join(arrays)}) AS u({', '.join(f'c{at}' for at in range(len(names)))})"
+    )
+    if conflict:
+        sql += f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
+    connection.execute(text(sql), params)
+
+
+def driver_insert(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *, conflict: Sequence[str] = ()
+) -> None:
+    """SQLite: the rows converted by each column type's own bind processor (what SQLAlchemy would
+    store), then handed to sqlite3's executemany, which loops in C: SQLAlchemy's per-row
+    parameter handling costs several times what SQLite spends inserting."""
+    names = list(rows[0])
+    processors = [table.c[name].type.bind_processor(connection.dialect) for name in names]
+    columns = list(zip(names, processors, strict=True))
+    values = [
+        tuple(
+            row[name] if process is None or row[name] is None else process(row[name])
+            for name, process in columns
+        )
+        for row in rows
+    ]
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+    if conflict:
+        sql += f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
+    connection.exec_driver_sql(sql, values)
+
+
+def _insert_cases(connection: Connection, cases: list[dict[str, Any]]) -> None:
+    if connection.dialect.name == "postgresql":
+        unnest_insert(connection, CASES, cases)
+    else:
+        driver_insert(connection, CASES, cases)
 
 
 def _ids_written(
@@ -257,7 +318,10 @@ class BulkImport:
             }
             for item in items
         ]
-        connection.execute(_insert(connection.dialect.name), rows)
+        if connection.dialect.name == "postgresql":
+            unnest_insert(connection, FEEDBACK, rows, conflict=("survey", "external_id"))
+        else:
+            driver_insert(connection, FEEDBACK, rows, conflict=("survey", "external_id"))
         ids = _ids_written(connection, [item.key for item in items], now)
         result.created += len(ids)
         # Sent to /feedback by a survey tool while this batch ran: merged by the intake instead.
@@ -268,8 +332,18 @@ class BulkImport:
             if item.key in ids and item.triage.open_case
         ]
         if cases:
-            connection.execute(_INSERT_CASES, cases)
+            _insert_cases(connection, cases)
             result.history_cases += len(cases)
+        # Their survey tags as theme rows, as the intake writes them: one multi-row INSERT.
+        write_themes(
+            connection,
+            [
+                theme
+                for item, row in zip(items, rows, strict=True)
+                if item.key in ids and item.data.tags
+                for theme in theme_rows({**row, "id": ids[item.key]}, theme_keys(item.data.tags))
+            ],
+        )
         return raced
 
     def _update_changed(
@@ -297,6 +371,15 @@ class BulkImport:
             ],
         )
         result.updated += len(changed)
+        for item, before, values, _raw in changed:  # the theme rows follow, as after a re-send
+            tags = theme_keys(values["tags"]) if values["tags"] != list(before.values["tags"] or ()) else None
+            themed = {
+                "id": before.id,
+                "department": item.triage.department,
+                "category": item.triage.category,
+                "received_at": before.received_at,
+            }
+            resync(connection, themed, tags)
         history = [
             {
                 "b_id": before.case_id,
@@ -316,7 +399,7 @@ class BulkImport:
             if before.case_id is None and item.triage.open_case
         ]
         if opened:
-            connection.execute(_INSERT_CASES, opened)
+            _insert_cases(connection, opened)
             result.history_cases += len(opened)
 
 
@@ -331,7 +414,7 @@ def _history_case(
         "department": triage.department,
         "category": triage.category,
         "priority": triage.priority,
-        "status": CaseStatus.CLOSED,
+        "status": CaseStatus.CLOSED.value,
         "owner_id": None,
         "created_at": at,
         "updated_at": now,

@@ -19,13 +19,13 @@ from bot.devkit.bench.import_run import bad_line_numbers, write_responses_csv
 from bot.import_command import MAX_LISTED
 from storage.bulk_import import NO_MESSAGE_TS
 from storage.db import Database
-from storage.models import Case, CaseEvent, Deadline, Delivery, Feedback
+from storage.models import Case, CaseEvent, Deadline, Delivery, Feedback, ThemeTag
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 POLICY = Path(__file__).parent.parent / "bot" / "examples" / "policy.yml"
 NOW = datetime.now(UTC)  # the command's clock is the real one: files are written around it
-TABLES = ("feedback", "cases", "case_events", "deadlines", "deliveries")
+TABLES = ("feedback", "cases", "case_events", "deadlines", "deliveries", "theme_tags")
 
 
 @pytest.fixture
@@ -129,6 +129,8 @@ def test_a_reimport_changes_nothing_and_says_so(env, capsys, tmp_path, database)
     assert code == 0
     assert "4 rows read, 4 imported, 0 updated, 0 unchanged, 0 refused" in out
     assert "0 opened as live cases, 4 stored as history" in out
+    with database.transaction() as session:  # survey tags become theme rows, as at intake
+        assert [(t.theme, t.department) for t in session.scalars(select(ThemeTag))] == [("bug", "product")]
     before = dump(database)
     code, out, _ = run(capsys, str(path))
     assert code == 0
@@ -142,7 +144,7 @@ def test_a_changed_row_updates_its_history_quietly(env, capsys, tmp_path, databa
     changed = write(
         tmp_path / "changed.csv",
         HEADER,
-        [["a-1", "nps", 2, "The invoice was wrong, and nobody called", "a@example.com", "", old()]],
+        [["a-1", "nps", 2, "The invoice was wrong, and nobody called", "a@example.com", "refund", old()]],
     )
     code, out, _ = run(capsys, str(changed))
     assert code == 0
@@ -158,6 +160,8 @@ def test_a_changed_row_updates_its_history_quietly(env, capsys, tmp_path, databa
             1,
             1,
         )
+        themes = [(t.theme, t.department) for t in session.scalars(select(ThemeTag))]
+    assert sorted(themes) == [("bug", "product"), ("refund", "billing")]
     assert count(database, Delivery) == 0
 
 

@@ -14,24 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# The fields a column can feed; the default column name of each is the field's own name (the
-# names `closeloop export` writes), matched ignoring case, spaces and dashes.
-FIELDS: tuple[str, ...] = (
-    "id",
-    "survey",
-    "score",
-    "comment",
-    "customer_id",
-    "customer_name",
-    "customer_email",
-    "customer_account",
-    "customer_segment",
-    "customer_value",
-    "tags",
-    "touchpoint",
-    "language",
-    "submitted_at",
-)
+from bot.domain.records import FEEDBACK_FIELDS
+
+# The fields a column can feed (the response id, its survey, and every field a re-send may
+# change); the default column of each is the field's own name (as `closeloop export` names
+# them), matched ignoring case, spaces and dashes.
+FIELDS: tuple[str, ...] = ("id", "survey", *FEEDBACK_FIELDS)
 # Other names a column of a field often has; `external_id` lets an export be imported again.
 ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("external_id",),

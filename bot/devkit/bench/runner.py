@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from bot.devkit.bench import inprocess, live
 from bot.devkit.bench.database import BenchDatabase, DatabaseNotEmpty
 from bot.devkit.bench.export_run import export_figures
+from bot.devkit.bench.import_run import import_figures
 from bot.devkit.bench.policy import bench_policy, write_policy
 from bot.devkit.bench.prefill import prefill
 from bot.devkit.bench.report import Figure, Report
@@ -38,6 +39,7 @@ class Sizes:
     sustained_rate: float
     sweeps: tuple[tuple[int, int], ...]  # (open cases, due cases)
     histories: tuple[int, ...]  # cases in the database for the click phases, growing
+    import_rows: int = 100_000  # rows of the CSV `closeloop import` loads (bench/import_run.py)
 
     @classmethod
     def full(cls) -> Sizes:
@@ -45,7 +47,7 @@ class Sizes:
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(4, 200, 12, 10, ((10_000, 1000), (10_000, 100)), (10_000,))
+        return cls(4, 200, 12, 10, ((10_000, 1000), (10_000, 100)), (10_000,), import_rows=20_000)
 
 
 def _label(cases: int) -> str:
@@ -71,6 +73,9 @@ def _phases(bench: live.Bench, sizes: Sizes) -> None:
         store.empty()
         _say(f"sweep: {open_cases:,} open, {due:,} due")
         inprocess.sweep(store.db, policy, report, open_cases=open_cases, due=due)
+    store.empty()
+    _say(f"closeloop import: {sizes.import_rows:,} rows of history from a CSV file")
+    import_figures(store.url, bench.workdir, bench.policy_path, report, sizes.import_rows)
     store.empty()
     stored = 0
     for cases in sizes.histories:
