@@ -104,10 +104,19 @@ class HomeStore:
         return self._owe(HomeTab.user_id.in_(sorted(set(users))), due) if users else 0
 
     def _owe(self, which: ColumnElement[bool], due: datetime) -> int:
+        """Rows are locked in user order first: two changes owing overlapping sets of Homes at
+        once (PostgreSQL) then wait for each other instead of deadlocking."""
         with self.database.transaction() as session:
+            users = list(
+                session.scalars(
+                    select(HomeTab.user_id).where(which).order_by(HomeTab.user_id).with_for_update()
+                )
+            )
+            if not users:
+                return 0
             statement = (
                 update(HomeTab)
-                .where(which)
+                .where(HomeTab.user_id.in_(users))
                 .values(
                     owed_seq=HomeTab.owed_seq + 1,
                     due_at=sa_case(
@@ -116,7 +125,8 @@ class HomeStore:
                 )
                 .execution_options(synchronize_session=False)
             )
-            return int(session.execute(statement).rowcount or 0)
+            session.execute(statement)
+            return len(users)
 
     # ---- publishing ------------------------------------------------------------------------------
 

@@ -191,3 +191,25 @@ def test_people_who_stopped_opening_home_are_forgotten(database, policy):
     assert store.forget_idle(NOW - timedelta(days=30)) == 1
     assert row(store, "U0OLD") is None and row(store, "U0NEW") is not None
     assert store.owe_for_case(repository.get_case(case_id), NOW) == 0
+
+
+def test_changes_owing_overlapping_homes_at_once_all_count(database):
+    store = HomeStore(database)
+    people = [f"U{n:02d}" for n in range(12)]
+    for person in people:
+        store.opened(person, NOW)
+        publish(store, person, NOW)  # nothing owed now
+    before = {person: row(store, person).owed_seq for person in people}
+    named = {i: (people[i:] + people[:i])[: 6 + i % 6] for i in range(8)}  # each in another order
+    earliest = {p: NOW + timedelta(seconds=min(i for i in named if p in named[i])) for p in people}
+
+    def owe_all(i: int) -> int:
+        return sum(store.owe(named[i], NOW + timedelta(seconds=i)) for _ in range(5))
+
+    owed = race(8, owe_all)
+    assert (
+        sum(owed)
+        == sum(row(store, p).owed_seq - before[p] for p in people)
+        == 5 * sum(6 + i % 6 for i in range(8))
+    )
+    assert {p: row(store, p).due_at for p in people} == earliest  # the earliest time asked for is kept
