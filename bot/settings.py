@@ -16,6 +16,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from bot.domain.sources import TOOLS
+from bot.domain.webhooks import SECRET_HELP, CaseWebhook, secret_problem
 
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///closeloop.sqlite3"
@@ -69,6 +70,8 @@ class Settings:
     intake_signing_secret: str | None = None
     intake_webhook_secret: str | None = None  # Standard Webhooks on /feedback
     source_secrets: Mapping[str, str] = field(default_factory=dict)  # tool -> secret: its route is on
+    # Every variable read (the environment and .env): the policy names its webhooks' secrets.
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def require(self, *names: str) -> None:
         """Fail with one clear line for the first missing setting among `names` (env var names)."""
@@ -202,4 +205,27 @@ def load_settings(
         intake_signing_secret=signing_secret,
         intake_webhook_secret=webhook_secret,
         source_secrets=source_secrets,
+        environment={name: value for name, value in values.items() if isinstance(value, str)},
     )
+
+
+def case_webhook_secrets(settings: Settings, webhooks: list[CaseWebhook]) -> dict[str, str]:
+    """Each outbound webhook's `whsec_` secret, from the variable its `secret_env` names; the
+    first one missing or malformed stops start-up (and `closeloop check`) with one line."""
+    secrets = {}
+    for index, webhook in enumerate(webhooks):
+        name = webhook.secret_env
+        value = (settings.environment.get(name) or "").strip()
+        if not value:
+            raise SettingsError(
+                f"webhooks[{index}].secret_env in the policy names {name}, which is not set in "
+                f"{settings.source} — set {name} to {SECRET_HELP}"
+            )
+        problem = secret_problem(value)
+        if problem is not None:
+            raise SettingsError(
+                f"{name} in {settings.source} (the policy's webhooks[{index}].secret_env) {problem} "
+                f"— set it to {SECRET_HELP}"
+            )
+        secrets[webhook.key] = value
+    return secrets

@@ -47,9 +47,10 @@ from bot.outbox.sender import SlackSender
 from bot.outbox.theme_alert_check import CHECK_SECONDS as THEME_CHECK_SECONDS
 from bot.outbox.theme_alert_check import ThemeSpikeCheck
 from bot.outbox.theme_alert_renderer import with_theme_alerts
+from bot.outbox.webhooks import CaseWebhookSender, ReceiverAlerts
 from bot.outbox.worker import OutboxWorker
 from bot.server import DEFAULT_THREADS
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, case_webhook_secrets
 from bot.slack.digest_post import DigestPoster
 from bot.web import Router, WsgiApp
 from handlers import (
@@ -69,6 +70,7 @@ from handlers import (
 from handlers.intake import IntakeEndpoint
 from handlers.intake_sources import SourceEndpoint
 from storage.admin_alerts import AdminAlerts
+from storage.case_webhooks import CaseEventMirror, CaseWebhookStore
 from storage.customer_history import CustomerHistories
 from storage.db import Database, log_failure
 from storage.deadline_store import DeadlineStore
@@ -83,6 +85,9 @@ from storage.snapshots import snapshot
 from storage.themes import ThemeStore
 
 log = logging.getLogger(__name__)
+
+# How often outbound case events due are looked for: a CRM's mirror lags a case by about this.
+WEBHOOK_SECONDS = 5.0
 
 # Bolt runs listeners on these threads after the ack: the work a click causes (the claim's
 # transaction, a private answer), never the ack itself (see bot.ack_first).
@@ -109,6 +114,7 @@ class Runtime:
     digests: DigestService | None = field(default=None)  # with a digest section in the policy
     scheduler: BackgroundScheduler | None = field(default=None)
     theme_spikes: ThemeSpikeCheck | None = field(default=None)  # with alerts.theme_spike in the policy
+    case_webhooks: CaseWebhookSender | None = field(default=None)  # with webhooks in the policy
 
     def housekeeping(self) -> None:
         """Forget handled Slack event ids after a day (Slack's retries stop within minutes)."""
@@ -141,6 +147,16 @@ class Runtime:
             return self.theme_spikes.check()
         except Exception as error:
             log_failure(log, "theme spike check", error)
+            return 0
+
+    def send_case_webhooks(self) -> int:
+        """Send the outbound case events due now (the scheduler's job; tests call it too)."""
+        if self.case_webhooks is None:
+            return 0
+        try:
+            return self.case_webhooks.run()
+        except Exception as error:
+            log_failure(log, "case webhooks", error)
             return 0
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
@@ -190,6 +206,15 @@ class Runtime:
                 "interval",
                 seconds=THEME_CHECK_SECONDS,
                 id="theme-spike-check",
+                max_instances=1,
+                coalesce=True,
+            )
+        if self.case_webhooks is not None:
+            scheduler.add_job(
+                self.send_case_webhooks,
+                "interval",
+                seconds=WEBHOOK_SECONDS,
+                id="case-webhooks",
                 max_instances=1,
                 coalesce=True,
             )
@@ -276,9 +301,11 @@ def build_runtime(
     unmapped = policy.sources.unmapped(list(settings.source_secrets))
     if unmapped:  # a survey tool's route is on, but the policy does not say where its score is
         raise SettingsError(unmapped[0])
+    webhook_secrets = case_webhook_secrets(settings, policy.webhooks)  # one line if one is missing
     database = Database(settings.database_url, pool_size=http_threads + LISTENER_THREADS)
-    repository = Repository(database, SlaPlanner(policy))
-    deadlines = DeadlineStore(database, snapshot)
+    mirror = CaseEventMirror(policy.webhooks) if policy.webhooks else None
+    repository = Repository(database, SlaPlanner(policy), mirror)
+    deadlines = DeadlineStore(database, snapshot, mirror)
     metrics = Metrics()
     sender = SlackSender(
         slack_client(settings, retry_connections=False), pacer, rate_limited=metrics.slack_rate_limited
@@ -396,6 +423,19 @@ def build_runtime(
         theme_spikes=(
             ThemeSpikeCheck(ThemeStore(database), policy, clock, lambda: outbox_queue.request(None))
             if policy.alerts.theme_spike is not None
+            else None
+        ),
+        case_webhooks=(
+            CaseWebhookSender(
+                store=CaseWebhookStore(database),
+                webhooks=policy.webhooks,
+                secrets=webhook_secrets,
+                clock=clock,
+                alerts=ReceiverAlerts(
+                    admins=policy.admins, sender=sender, seen=AdminAlerts(database), clock=clock
+                ),
+            )
+            if policy.webhooks
             else None
         ),
     )

@@ -34,6 +34,7 @@ from bot.domain.vocabulary import (
     DeliveryKind,
     EventKind,
 )
+from storage.case_webhooks import CaseEventMirror, MirroredEvent
 from storage.db import Database
 from storage.history import SYSTEM_ACTOR, OwedEvent, record_event, record_events
 from storage.models import Case, Deadline, Feedback
@@ -233,13 +234,21 @@ def _carry_out(
     decisions: Sequence[tuple[int, SweepDecision]],
     feedback_of: dict[int, int],
     now: datetime,
+    mirror: CaseEventMirror | None = None,
 ) -> int:
     """Apply a batch's decisions with one statement per kind of change; how many rows changed."""
     fired = [(case_id, firing) for case_id, decision in decisions for firing in decision.fire]
     changed = _set_status(session, [f.deadline_id for _, f in fired], DeadlineStatus.SENT, sent_at=now)
     changed += _set_status(session, [i for _, d in decisions for i in d.supersede], DeadlineStatus.SUPERSEDED)
     changed += _set_status(session, [i for _, d in decisions for i in d.cancel], DeadlineStatus.CANCELLED)
-    record_events(session, [_owed_event(c, feedback_of[c], f) for c, f in fired], now)
+    owed = [_owed_event(c, feedback_of[c], f) for c, f in fired]
+    event_ids = record_events(session, owed, now)
+    if mirror is not None:  # the batch's cases are locked: their events' order is theirs
+        mirrored = [
+            MirroredEvent(i, e.case_id, e.kind, e.actor, e.details, now)
+            for e, i in zip(owed, event_ids, strict=True)
+        ]
+        mirror.owe(session.connection(), mirrored, now)
     refresh = sorted({case_id for case_id, firing in fired if firing.refresh_message})
     if refresh:  # the message now shows the case overdue
         session.execute(
@@ -304,9 +313,15 @@ class EscalationAnswer:
 
 
 class DeadlineStore:
-    def __init__(self, database: Database, snapshot: Callable[[Case, Feedback], CaseSnapshot]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        snapshot: Callable[[Case, Feedback], CaseSnapshot],
+        mirror: CaseEventMirror | None = None,
+    ) -> None:
         self.database = database
         self._snapshot = snapshot
+        self.mirror = mirror  # outbound case events of the escalations (storage.case_webhooks)
 
     # ---- the sweep ----------------------------------------------------------------------------
 
@@ -347,7 +362,7 @@ class DeadlineStore:
                 decision = decide(self._snapshot(*cases[case_id]), rows)
                 if decision is not None:
                     decisions.append((case_id, decision))
-            changed = _carry_out(session, decisions, feedback_of, now)
+            changed = _carry_out(session, decisions, feedback_of, now, self.mirror)
             due_rows = sum(len(rows) for rows in due.values())
             return SweptBatch(due_rows, tuple(decisions), full=len(picked) == limit, changed=changed)
 

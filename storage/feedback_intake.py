@@ -28,6 +28,7 @@ from bot.domain.records import FEEDBACK_FIELDS, FeedbackData, IntakeOutcome, Tri
 from bot.domain.themes import theme_keys
 from bot.domain.turnarounds import SYSTEM_CLOSER, closed_itself_note, is_turnaround
 from bot.domain.vocabulary import CaseStatus, Category, DeliveryKind, EventKind, Outcome
+from storage.case_webhooks import CaseEventMirror, MirroredEvent
 from storage.db import Database
 from storage.deadline_store import DeadlinePlanner, retire_chains
 from storage.history import delivery_row, new_delivery, record_event
@@ -88,9 +89,12 @@ _INSERT_DELIVERY = insert(Delivery.__table__)
 
 
 class FeedbackIntake:
-    def __init__(self, database: Database, planner: DeadlinePlanner) -> None:
+    def __init__(
+        self, database: Database, planner: DeadlinePlanner, mirror: CaseEventMirror | None = None
+    ) -> None:
         self.database = database
         self.planner = planner
+        self.mirror = mirror  # outbound case events (storage.case_webhooks); None: none owed
 
     def record(
         self, data: FeedbackData, decide: Callable[[FeedbackData], Triage], now: datetime
@@ -205,7 +209,13 @@ class FeedbackIntake:
             "kind": EventKind.CREATED,
             "details": {},
         }
-        connection.execute(_INSERT_EVENT, event)
+        if self.mirror is not None and self.mirror.webhooks:
+            returning = _INSERT_EVENT.returning(CaseEvent.__table__.c.id)
+            event_id = connection.execute(returning, event).scalar_one()
+            opened = MirroredEvent(event_id, case_id, EventKind.CREATED, INTAKE_ACTOR, {}, now)
+            self.mirror.owe(connection, [opened], now)
+        else:
+            connection.execute(_INSERT_EVENT, event)
         rows = first_deadline_rows(case_id, specs, now)
         if rows:
             connection.execute(_INSERT_DEADLINES, rows)
@@ -296,8 +306,7 @@ class FeedbackIntake:
             self._reroute(session, case, feedback, triage.department, now)
         replan(session, self.planner, case, feedback, now, due=True)
 
-    @staticmethod
-    def _close_itself(session: Session, case: Case, feedback: Feedback, now: datetime) -> None:
+    def _close_itself(self, session: Session, case: Case, feedback: Feedback, now: datetime) -> None:
         """Nobody claimed it and the new score no longer opens a case (`cases.open_for`): nothing
         is left to follow up, so it closes as resolved by closeloop, credited to nobody (no owner,
         no `closed_by`, no shout-out); the replan that follows cancels its deadlines."""
@@ -309,6 +318,10 @@ class FeedbackIntake:
         details = {"outcome": Outcome.RESOLVED, "note": note, "closed_itself": True}
         event = record_event(session, case, SYSTEM_CLOSER, EventKind.CLOSED, details, now, reply=False)
         closed_itself_reply(session.connection(), case.id, feedback.id, event.id, now)
+        if self.mirror is not None:
+            session.flush()
+            closed = MirroredEvent(event.id, case.id, EventKind.CLOSED, SYSTEM_CLOSER, details, now)
+            self.mirror.owe(session.connection(), [closed], now)
 
     @staticmethod
     def _won_back_by_update(

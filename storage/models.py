@@ -423,3 +423,44 @@ Index(
     postgresql_include=["closed_by", "root_cause"],
 )
 Index("ix_turnarounds_at", TurnaroundRow.at)
+
+
+# Outbound case events (migration 0015): the owed webhook calls of pending rows, one lane per
+# case and receiver, read oldest first.
+WEBHOOK_PENDING_SQL = "status = 'pending'"
+
+
+class CaseWebhookEvent(Base):
+    """One case event owed to one receiver of the policy's `webhooks`, written in the same
+    transaction as the case change. `event_id` is the Standard Webhooks message id: the same on
+    every try, so a receiver de-duplicates a resend after a crash. `payload` is the body as sent
+    (the case as it stood right after the event), fixed once written so every try signs the same."""
+
+    __tablename__ = "case_webhook_events"
+    __table_args__ = (
+        UniqueConstraint("event_id", "receiver", name="uq_case_webhook_events_event_id_receiver"),
+        Index(
+            "ix_case_webhook_events_pending",
+            "case_id",
+            "receiver",
+            "id",
+            postgresql_where=text(WEBHOOK_PENDING_SQL),
+            sqlite_where=text(WEBHOOK_PENDING_SQL),
+        ),
+        Index("ix_case_webhook_events_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    case_event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id"))
+    receiver: Mapped[str] = mapped_column(String(60))
+    event_type: Mapped[str] = mapped_column(String(30))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # after a failure: not before then
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -28,6 +28,7 @@ from bot.domain.records import (
 )
 from bot.domain.turnarounds import won_back_note
 from bot.domain.vocabulary import OPEN_STATUSES, CaseStatus, DeliveryKind, EventKind, Outcome, Step
+from storage.case_webhooks import CaseEventMirror, MirroredEvent
 from storage.db import Database
 from storage.deadline_store import (
     DeadlinePlanner,
@@ -49,10 +50,17 @@ class CaseNotFound(LookupError):
 
 
 class Repository:
-    def __init__(self, database: Database, planner: DeadlinePlanner | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        planner: DeadlinePlanner | None = None,
+        mirror: CaseEventMirror | None = None,
+    ) -> None:
         self.database = database
         self.planner: DeadlinePlanner = planner or NoDeadlines()
-        self._intake = FeedbackIntake(database, self.planner)
+        # Writes the outbound case events the policy's webhooks want, with each change.
+        self.mirror = mirror
+        self._intake = FeedbackIntake(database, self.planner, mirror)
 
     def _replan(self, session: Session, case: Case, feedback: Feedback, now: datetime, *, due: bool) -> None:
         replan(session, self.planner, case, feedback, now, due=due)
@@ -339,6 +347,10 @@ class Repository:
                 session.add(new_delivery(DeliveryKind.ANNOUNCEMENT, feedback.id, case.id, event.id, now))
             if after is not None:
                 after(session, case, feedback, event, now)
+            if self.mirror is not None:  # the event as `after` left it, in the same transaction
+                session.flush()
+                mirrored = MirroredEvent(event.id, case.id, kind, user_id, dict(event.details), now)
+                self.mirror.owe(session.connection(), [mirrored], now)
             self._replan(session, case, feedback, now, due=False)
             return ChangeResult(applied=True, case=snapshot(case, feedback))
 

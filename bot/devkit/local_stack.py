@@ -78,6 +78,7 @@ class LocalStack:
         clock: Callable[[], datetime] = utc_now,
         simulator: SlackSimulator | None = None,
         seed: bool = True,
+        environment: dict[str, str] | None = None,
     ) -> None:
         self.intake_token = secrets.token_urlsafe(24)
         signing_secret = secrets.token_hex(16)
@@ -99,6 +100,7 @@ class LocalStack:
             intake_token=self.intake_token,
             port=0,
             source="the local stack",
+            environment=environment or {},  # e.g. the secrets the policy's webhooks name
         )
         # Time here is `clock`, which only moves when told: a post that would go too fast is left
         # for the sweep after the clock has moved past its slot.

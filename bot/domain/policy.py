@@ -23,6 +23,7 @@ from bot.domain.import_policy import ImportPolicy
 from bot.domain.sources import Sources
 from bot.domain.themes import Alerts, theme_key
 from bot.domain.vocabulary import Category, Outcome, Priority, Survey
+from bot.domain.webhooks import CaseWebhook, webhook_problems
 
 
 class HasDepartment(Protocol):
@@ -226,6 +227,8 @@ class Policy(_Strict):
     import_: ImportPolicy = Field(default_factory=ImportPolicy, alias="import")
     # How each survey tool's webhook questions map onto a response (POST /feedback/<tool>).
     sources: Sources = Field(default_factory=Sources)
+    # Outbound case events: signed webhooks a CRM mirrors cases from (bot/domain/webhooks.py).
+    webhooks: list[CaseWebhook] = Field(default_factory=list, max_length=20)
     # alerts.theme_spike: tell a department's channel when one theme suddenly has many detractors.
     alerts: Alerts = Field(default_factory=Alerts)
 
@@ -283,6 +286,7 @@ class Policy(_Strict):
         if repeated:
             listed = ", ".join(repr(t) for t in repeated)
             problems.append(f"themes: {listed} listed twice (case and spaces aside) — remove the repeat")
+        problems.extend(webhook_problems(self.webhooks, names))
         if problems:
             raise ValueError("\n".join(problems))
         return self
