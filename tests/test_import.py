@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 from bot.cli import main
 from bot.devkit.bench.import_run import bad_line_numbers, write_responses_csv
 from bot.import_command import MAX_LISTED
+from bot.policy_file import PolicyError, parse_policy
 from storage.bulk_import import NO_MESSAGE_TS
 from storage.db import Database
 from storage.models import Case, CaseEvent, Deadline, Delivery, Feedback, ThemeTag
@@ -332,3 +333,42 @@ def test_a_response_twice_in_one_file_is_stored_once_the_second_updating_it(env,
     with database.transaction() as session:
         assert session.scalars(select(Feedback.comment)).all() == ["Now with a comment"]
     assert count(database, Case) == 1
+
+
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        (
+            {"open_cases_newer_than": "400d"},
+            "policy.yml: import.open_cases_newer_than: must be between 0s (no imported response opens a "
+            "live case) and 365d — 14d is a good default",
+        ),
+        (
+            {"open_cases_newer_than": "soon"},
+            "policy.yml: import.open_cases_newer_than: 'soon' is not a duration — write a number with a "
+            "unit: s, m, h or d (e.g. 30m, 4h, 1h30m)",
+        ),
+        (
+            {"open_cases_older": "3d"},
+            "policy.yml: import.open_cases_older: Extra inputs are not permitted — remove it or check "
+            "its spelling",
+        ),
+    ],
+)
+def test_the_policy_import_section_names_the_field_and_the_fix(raw_policy, section, problem):
+    raw_policy["import"] = section
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(raw_policy, "policy.yml")
+    assert caught.value.problems == [problem]
+
+
+def test_the_import_window_defaults_to_14_days_and_0s_opens_no_live_case(raw_policy):
+    assert parse_policy(raw_policy, "policy.yml").import_.open_cases_newer_than == timedelta(days=14)
+    raw_policy["import"] = {"open_cases_newer_than": "0s"}
+    window = parse_policy(raw_policy, "policy.yml").import_
+    assert not window.opens_live_case(NOW - timedelta(seconds=1), NOW)
+    raw_policy["import"] = {"open_cases_newer_than": "1d"}
+    window = parse_policy(raw_policy, "policy.yml").import_
+    assert window.opens_live_case(NOW - timedelta(hours=23), NOW)
+    assert not window.opens_live_case(NOW - timedelta(hours=25), NOW)
+    assert not window.opens_live_case(None, NOW)
