@@ -102,7 +102,7 @@ def run_digest(
     send: bool,
     chart: str | None,
     now: datetime,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
     from bot.domain.digest import Week
     from bot.policy_file import load_policy
@@ -110,6 +110,7 @@ def run_digest(
     from bot.wiring import digest_service
     from storage.db import Database
 
+    out = out or sys.stdout
     settings.require("CLOSELOOP_POLICY")
     policy = load_policy(str(settings.policy_path))
     target = _target(policy, department)
@@ -118,8 +119,9 @@ def run_digest(
     if send:
         settings.require("SLACK_BOT_TOKEN")
         if period.until > now:
+            ends = period.until.astimezone(policy.digest.zone)
             raise SettingsError(
-                f"--week {period.label} is not over until {period.until:%a %d %b %Y %H:%M} "
+                f"--week {period.label} is not over until {ends:%a %d %b %Y %H:%M} "
                 f"({policy.digest.timezone}) — preview it without --send, or send a finished week"
             )
     database = Database(settings.database_url, pool_size=2)

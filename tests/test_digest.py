@@ -85,6 +85,7 @@ def test_the_digest_shows_the_weeks_figures_against_last_week_its_thread_and_cha
     (outcome,) = digests_of(stack).run_due()
     assert (outcome.status, outcome.period) == ("sent", "2026-W48")
     (lead,) = leads(stack)
+    assert "Mon 23 Nov – Sun 29 Nov 2026 (Europe/Berlin)" in lead.blocks[2]["elements"][0]["text"]
     figures = fields(lead)
     assert figures["Responses"].startswith("4 ▲ +3 (last week 1)")
     assert figures["NPS"].startswith("+25 ± 81 ▲ +125 (last week -100 ± 0")
@@ -105,6 +106,7 @@ def test_the_digest_shows_the_weeks_figures_against_last_week_its_thread_and_cha
     assert struct.unpack(">II", upload.data[16:24]) == (1200, 600)  # IHDR: width, height
 
 
+@pytest.mark.backends("sqlite", "postgresql")  # the claim is an ON CONFLICT insert per dialect
 def test_the_scheduler_sends_each_week_once_however_often_it_asks(stack, clock):
     clock.advance(days=7)  # Mon 30 Nov 09:00 UTC: W48 is due (and W47 no longer is)
     service = digests_of(stack)
@@ -118,6 +120,7 @@ def test_the_scheduler_sends_each_week_once_however_often_it_asks(stack, clock):
     assert len(leads(stack)) == 2
 
 
+@pytest.mark.backends("sqlite", "postgresql")  # the claim is an ON CONFLICT insert per dialect
 def test_a_restart_across_the_due_time_sends_the_missed_week_once(stack, clock, database_url, policy):
     """The bot stops before W48's due time and comes back after it: a new process (a new service
     on the same database) sends W48 once, and a second new process does not send it again."""
@@ -136,6 +139,7 @@ def test_a_restart_across_the_due_time_sends_the_missed_week_once(stack, clock, 
     assert len(leads(stack)) == 2
 
 
+@pytest.mark.backends("sqlite", "postgresql")  # the claim is an ON CONFLICT insert per dialect
 def test_after_two_weeks_down_only_the_newest_week_is_sent(stack, clock):
     """Down from before W48's due time until after W49's: W49 goes out, W48 never does."""
     clock.advance(days=6, hours=22)
@@ -167,6 +171,7 @@ def test_a_send_that_failed_half_way_is_resumed_and_nothing_is_posted_twice(stac
     assert len(stack.simulator.files(WINS)) == 1
 
 
+@pytest.mark.backends("sqlite", "postgresql")  # the claim is an ON CONFLICT insert per dialect
 def test_a_send_that_crashed_after_posting_the_lead_is_taken_over_without_a_second_lead(stack, clock):
     """A process posted the lead, then died before recording it: once its lease runs out another
     process takes the row over, finds the lead by its metadata and posts only the rest."""

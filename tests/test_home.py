@@ -4,6 +4,7 @@ and the refreshes changes owe it, through the simulated Slack."""
 from __future__ import annotations
 
 import json
+import urllib.parse
 from datetime import timedelta
 from typing import Any
 
@@ -355,3 +356,33 @@ def test_a_deadline_passing_shows_on_home(stack, clock):
     let_refreshes_go(stack, clock)
     view = stack.simulator.home_view("U0ALICE")
     assert "was due" in text_of(view) and action_ids(view, case.id)[0] == "case_claim"
+
+
+def test_malformed_home_events_and_clicks_change_nothing(stack, clock):
+    case = open_case(stack)
+    counts = stack.runtime.repository.counts()
+    for event in (
+        {"type": "app_home_opened", "tab": "home"},  # no user
+        {"type": "app_home_opened", "user": 42, "tab": "home"},
+        {"type": "app_home_opened", "user": "", "tab": "home"},
+        {"type": "app_home_opened", "user": "U0ALICE", "tab": "messages"},  # the Messages tab
+    ):
+        assert stack.slack.event(event).status in (200, 400)  # ignored, or refused as malformed: never 500
+    stack.settle()
+    assert stack.simulator.calls_to("views.publish") == []
+    assert stack.runtime.home.store.due(clock() + timedelta(days=1), 10) == []
+    view = open_home(stack, "U0ALICE")
+    for value in ("not json", '{"c": "1", "v": []}', '{"c": 999999, "v": 1}', "x" * 2000):
+        forged = {
+            "type": "block_actions",
+            "user": {"id": "U0ALICE"},
+            "container": {"type": "view", "view_id": view["id"]},
+            "view": view,
+            "actions": [{"action_id": "case_claim", "block_id": f"case_actions_{case.id}", "value": value}],
+        }
+        body = f"payload={urllib.parse.quote(json.dumps(forged))}".encode()
+        result = stack.slack.send_raw(body, "application/x-www-form-urlencoded")
+        assert result.status == 200, result.body
+    stack.settle()
+    assert stack.runtime.repository.get_case(case.id).owner_id is None
+    assert stack.runtime.repository.counts()["cases"] == counts["cases"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -117,11 +117,12 @@ def parse_week(label: str) -> date | None:
 
 
 def week_bounds(policy: DigestPolicy, monday: date) -> tuple[datetime, datetime]:
-    """[Monday 00:00, next Monday 00:00) in the digest's zone, as aware datetimes (DST-safe)."""
+    """[Monday 00:00, next Monday 00:00) in the digest's zone, as UTC datetimes."""
     zone = policy.zone
     start = datetime.combine(monday, time(), tzinfo=zone)
     end = datetime.combine(monday + timedelta(days=7), time(), tzinfo=zone)
-    return start, end
+    # in UTC: subtracting two times of one zone would ignore a DST change between them
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def due_at(policy: DigestPolicy, monday: date) -> datetime:

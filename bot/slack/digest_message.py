@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.domain.deadlines import next_deadline
 from bot.domain.digest import Digest
@@ -85,8 +86,9 @@ def _scope(digest: Digest) -> str:
 
 
 def _week_words(digest: Digest) -> str:
-    first = digest.week.since.date()
-    last = (digest.week.until - timedelta(days=1)).date()
+    zone = ZoneInfo(digest.timezone)
+    first = digest.week.since.astimezone(zone).date()
+    last = digest.week.until.astimezone(zone).date() - timedelta(days=1)
     return f"{first:%a %d %b} – {last:%a %d %b %Y} ({digest.timezone})"
 
 
