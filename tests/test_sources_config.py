@@ -158,6 +158,7 @@ def test_times_and_nested_forms_as_tools_send_them():
     assert when("2026-11-23T08:58:30Z") == "2026-11-23T08:58:30+00:00"
     assert when("1763887220") == "2025-11-23T08:40:20+00:00"  # AskNicely's Unix seconds
     assert when("next tuesday") is None and when(10**30) is None and when(True) is None
+    assert when("1969-07-20T20:17:00Z") is None and when(-5) is None  # the intake would refuse them
     form = parse_form(
         b"response%5Bend_user_properties%5D%5Bplan%5D=pro&response%5Bscore%5D=9&event_name=created"
     )

@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.app.intake import IntakeRejected
+from bot.app.intake import EARLIEST, LATEST, IntakeRejected
 
 _WHOLE = re.compile(r"-?[0-9]{1,3}")  # scores are 0–10; three digits is already out of range
 
@@ -101,22 +101,24 @@ def whole_score(value: Any, field: str) -> int:
 
 def when(value: Any) -> str | None:
     """An ISO 8601 time from what tools send: ISO text, '2016-08-04 13:57:26 -0700' (Wootric's
-    form encoding) or Unix seconds (AskNicely). Anything else is left out rather than refused:
-    the time of arrival is a fine stand-in."""
+    form encoding) or Unix seconds (AskNicely). Anything else, or a time outside the years the
+    intake takes, is left out rather than refused: the time of arrival is a fine stand-in."""
     if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 11:
         value = int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool):
         try:
-            return datetime.fromtimestamp(value, UTC).isoformat()
+            moment = datetime.fromtimestamp(value, UTC)
         except (OverflowError, OSError, ValueError):
             return None
+        return moment.isoformat() if EARLIEST <= moment < LATEST else None
     if not isinstance(value, str) or len(value) > 40:
         return None
     for parse in (datetime.fromisoformat, lambda v: datetime.strptime(v, "%Y-%m-%d %H:%M:%S %z")):
         try:
-            return parse(value.strip().replace("Z", "+00:00")).isoformat()
+            parsed = parse(value.strip().replace("Z", "+00:00"))
         except ValueError:
             continue
+        return parsed.isoformat() if EARLIEST.year <= parsed.year < LATEST.year else None
     return None
 
 
