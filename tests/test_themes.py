@@ -298,3 +298,31 @@ def test_the_export_has_a_themes_column_from_tags_and_picks(stack, clock):
     assert [r["themes"] for r in rows] == ["'=cmd(), a, b, billing, login", ""]  # neutralised
     lines = [json.loads(line) for line in exported(write_jsonl).splitlines()]
     assert [line["themes"] for line in lines] == [["=cmd()", "a, b", "billing", "login"], []]
+
+
+def test_an_alert_with_a_ratio_names_twenty_cases_and_counts_the_rest(policy):
+    from bot.domain.themes import ThemeAlert
+    from bot.slack.themes_report import theme_alert_message
+    from tests.factories import case_snapshot
+
+    cases = [case_snapshot(id=n, score=n % 7) for n in range(1, 21)]
+    alert = ThemeAlert("billing", "<@U123> & co", 25, timedelta(hours=12), datetime.now(UTC), 2.5, cases)
+    links = {n: f"https://x.slack.com/archives/C0BILLING/p{n}" for n in range(1, 11)}  # half posted
+    message = theme_alert_message(alert, "<@U123> & co", policy, links)
+    assert message.text == "Theme spike among detractors: &lt;@U123&gt; &amp; co — 25 in the last 12 hours"
+    title, listed = message.blocks[0]["text"]["text"], message.blocks[1]["text"]["text"]
+    assert title == (
+        "🚨 *Theme spike among detractors: &lt;@U123&gt; &amp; co* — 25 detractors in the last 12 hours, "
+        "against a 4-week average of 2.5 per 12 hours"
+    )
+    assert listed.splitlines()[0] == "• <https://x.slack.com/archives/C0BILLING/p1|Case #1> · NPS 1/10"
+    assert listed.splitlines()[19] == "• Case #20 · NPS 6/10"  # not posted yet: no link
+    assert listed.splitlines()[-1] == "…and 5 more."
+    assert len(message.blocks) <= 50 and all(len(b["text"]["text"]) <= 3000 for b in message.blocks[:2])
+
+
+def test_a_tag_longer_than_the_intake_takes_is_refused_and_stores_no_theme(stack):
+    answer = stack.post_feedback(payload(id="long-tag", tags=["<!channel>" * 1000]))
+    assert answer.status == 422 and "tags" in str(answer.body["fields"])
+    with stack.runtime.database.transaction() as session:
+        assert session.scalars(select(ThemeTag)).all() == []

@@ -106,7 +106,7 @@ def theme_alert_message(
     )
     if alert.average is not None:
         average = f"{alert.average:.1f}".rstrip("0").rstrip(".")
-        title += f", against a 4-week average of {average} a {window}"
+        title += f", against a 4-week average of {average} per {window}"
     lines = [_case_line(case, links.get(case.id)) for case in alert.cases]
     if alert.unnamed:
         lines.append(f"…and {alert.unnamed} more.")
