@@ -198,3 +198,12 @@ def test_the_real_wiring_serves_a_tool_whose_secret_is_set(stack, policy):
     finally:
         server.close()
         runtime.close()
+
+
+def test_the_readmes_sources_example_is_a_valid_policy_section(raw_policy):
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```yaml\nsources:", readme.index("## Survey tools")) + len("```yaml\n")
+    example = yaml.safe_load(readme[start : readme.index("```", start)])
+    policy = parse_policy({**raw_policy, **example}, "README.md")
+    assert policy.sources.typeform is not None and policy.sources.typeform.score_ref == "recommend"
+    assert policy.sources.formbricks is not None and policy.sources.wootric.segment_property == "plan"
