@@ -38,6 +38,7 @@ from bot.domain.records import IntakeOutcome
 from bot.executor import TrackingExecutor
 from bot.metrics import Metrics, Owed
 from bot.outbox.alerts import AdminAlerter
+from bot.outbox.failures import Kind, classify
 from bot.outbox.pacing import ChannelPacer
 from bot.outbox.promoter_renderers import with_promoters
 from bot.outbox.queue import OutboxQueue, Priority
@@ -232,9 +233,22 @@ class Runtime:
 
 
 def digest_service(
-    settings: Settings, policy: Policy, database: Database, clock: Clock, *, slack: bool
+    settings: Settings,
+    policy: Policy,
+    database: Database,
+    clock: Clock,
+    *,
+    slack: bool,
+    alerter: AdminAlerter | None = None,
 ) -> DigestService:
-    """The weekly digest's use case; without `slack` it can compose and preview, not send."""
+    """The weekly digest's use case; without `slack` it can compose and preview, not send. With
+    `alerter`, admins hear (once a day) of a digest Slack refuses for a reason only they can fix."""
+
+    def refused(error: Exception, channel: str) -> None:
+        failure = classify(error, channel)
+        if alerter is not None and failure.kind is Kind.NEEDS_ADMIN:
+            alerter.alert(failure, channel)
+
     repository = Repository(database, SlaPlanner(policy))
     queries = CaseQueries(repository, DeadlineStore(database, snapshot), policy, clock)
     return DigestService(
@@ -244,6 +258,7 @@ def digest_service(
         store=DigestStore(database),
         poster=DigestPoster(slack_client(settings, retry_connections=False)) if slack else None,
         clock=clock,
+        refused=refused,
     )
 def database_health(database: Database) -> dict[str, Any]:
     try:
@@ -361,7 +376,11 @@ def build_runtime(
     acks_first = AckFirst()
     listeners = AckFirstExecutor(acks_first, LISTENER_THREADS, thread_name_prefix="closeloop-listener")
     identity = BotIdentity(settings.slack_bot_token)
-    digests = digest_service(settings, policy, database, clock, slack=True) if policy.digest else None
+    digests = (
+        digest_service(settings, policy, database, clock, slack=True, alerter=outbox_worker.alerter)
+        if policy.digest
+        else None
+    )
 
     def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> AuthorizeResult:
         # A plain function: Bolt passes arguments by the names it finds, and would fill `self` too.

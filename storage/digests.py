@@ -65,6 +65,10 @@ class DigestStore:
         self, digest: str, period: str, channel: str, *, now: datetime, lease: timedelta, by: str
     ) -> Claim:
         """Insert the row and hold it, or take over an abandoned send, or neither (someone else's)."""
+        known = self.find(digest, period)
+        if known is not None and known.status != SendStatus.SENDING:
+            # the scheduler asks every minute: a week done needs no write (and no SQLite write lock)
+            return Claim(known, mine=False)
         with self.database.transaction() as session:
             connection = session.connection()
             dialect_insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[

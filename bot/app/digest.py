@@ -86,7 +86,11 @@ class DigestService:
         store: DigestStore,
         poster: DigestPoster | None,
         clock: Callable[[], datetime],
+        refused: Callable[[Exception, str], None] = lambda _error, _channel: None,
     ) -> None:
+        """`refused(error, channel)` is told of each failed send, so admins hear of what only they
+        can fix (the bot not invited, the channel archived)."""
+        self.refused = refused
         self.policy = policy
         self.queries = queries
         self.leaderboard = leaderboard
@@ -204,6 +208,7 @@ class DigestService:
             wait = timedelta(seconds=retry_after) if retry_after is not None else _backoff(send.attempts)
             self.store.failed(send.id, reason, self.clock() + wait)
             log.error("digest %s %s not sent (%s); tried again in %s", target.key, period, reason, wait)
+            self.refused(error, send.channel)
             return Outcome("failed", target, period, self.store.find(target.key, period), reason)
         except Exception as error:  # a bug or the database: the row waits, the other digests go on
             self.store.failed(
