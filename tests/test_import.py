@@ -372,3 +372,18 @@ def test_the_import_window_defaults_to_14_days_and_0s_opens_no_live_case(raw_pol
     assert window.opens_live_case(NOW - timedelta(hours=23), NOW)
     assert not window.opens_live_case(NOW - timedelta(hours=25), NOW)
     assert not window.opens_live_case(None, NOW)
+
+
+def test_the_bench_measures_the_import_into_its_database_and_sqlite(database_url, database, tmp_path):
+    from bot.devkit.bench.import_run import import_figures
+    from bot.devkit.bench.policy import write_policy
+    from bot.devkit.bench.report import Report
+
+    report = Report()
+    import_figures(database_url, tmp_path, write_policy(tmp_path), report, 2000)
+    backends = ["postgresql", "sqlite"] if database.is_postgres else ["sqlite"]
+    assert [f.measure for f in report.figures] == [f"closeloop import, 2k rows, {b}" for b in backends]
+    assert all(f.value > 0 and f.unit == "rows/s" for f in report.figures)
+    assert all("2,000 rows read, 2,000 imported" in note for note in report.notes)
+    assert count(database, Feedback) == 2000
+    assert count(database, Case, Case.status == "new") == 18  # the 20 recent rows less 2 promoters
