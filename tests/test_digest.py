@@ -8,6 +8,7 @@ down (no backlog), and after a send that failed half-way (resumed, nothing poste
 from __future__ import annotations
 
 import struct
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -261,3 +262,21 @@ def test_hostile_theme_cause_and_customer_names_are_escaped_and_inside_slacks_li
     assert "…and 17 more" in texts  # 27 overdue cases, 10 listed
     assert all(len(m.blocks) <= 50 for m in everything)
     # the strict simulator (the stack fixture) fails the test on any Block Kit violation
+
+
+def test_the_scheduler_asks_at_start_so_a_week_missed_while_down_goes_out_then(stack, clock):
+    """`closeloop run`'s scheduler: the digest job runs at once when the bot starts (then every
+    minute), so the week that fell due while it was down is sent without waiting."""
+    clock.advance(days=7)  # W48 became due while no bot ran
+    stack.runtime.start_background()
+    job = stack.runtime.scheduler.get_job("weekly-digest")
+    assert job is not None and job.trigger.interval.total_seconds() == 60
+    found = threading.Event()
+    for _ in range(400):  # wait for the job's work (not for a deadline): at most 20 s
+        if leads(stack):
+            found.set()
+            break
+        found.wait(0.05)
+    assert found.is_set()
+    (lead,) = leads(stack)
+    assert "2026-W48" in lead.text
