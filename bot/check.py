@@ -22,6 +22,8 @@ def policy_channels(policy: Policy) -> dict[str, str]:
     for department in policy.departments:
         uses.setdefault(department.channel, []).append(f"department {department.name}")
     uses.setdefault(policy.announcements.channel, []).append("announcements")
+    if policy.digest is not None and policy.digest.channel is not None:
+        uses.setdefault(policy.digest.channel, []).append("the weekly digest")
     return {channel: ", ".join(names) for channel, names in uses.items()}
 
 

@@ -116,3 +116,16 @@ def test_a_friday_digest_reports_the_week_before_on_the_friday_after_it():
     assert week_label(latest_due_week(friday, datetime(2026, 12, 4, 20, 59, tzinfo=UTC))) == "2026-W47"
     assert week_label(latest_due_week(friday, datetime(2026, 12, 4, 21, 0, tzinfo=UTC))) == "2026-W48"
     assert week_label(last_finished_week(friday, datetime(2026, 12, 2, tzinfo=UTC))) == "2026-W48"
+
+
+def test_closeloop_check_looks_at_the_digests_channel_too(raw_policy):
+    from bot.check import policy_channels
+
+    raw_policy["digest"] = {"channel": "C0DIGEST"}
+    channels = policy_channels(parse_policy(raw_policy, "policy.yml"))
+    assert channels["C0DIGEST"] == "the weekly digest"
+    raw_policy["digest"] = {"channel": "C0WINS"}
+    assert (
+        policy_channels(parse_policy(raw_policy, "policy.yml"))["C0WINS"]
+        == "announcements, the weekly digest"
+    )
