@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.domain.policy import Policy
 from bot.policy_file import PolicyError, load_policy
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, case_webhook_secrets
 
 
 def policy_channels(policy: Policy) -> dict[str, str]:
@@ -69,6 +69,12 @@ def run_check(settings: Settings, policy_path: str | None, *, out: Callable[[str
         return 1
     out(f"✓ {path}: valid — {len(policy.departments)} departments, {len(policy.routing.rules)} routing rules")
     unmapped = policy.sources.unmapped(list(settings.source_secrets))  # a tool's route on, its score unmapped
+    try:  # the start-up check of the webhooks' secrets, without starting
+        case_webhook_secrets(settings, policy.webhooks)
+        secrets_missing = None
+    except SettingsError as error:
+        secrets_missing = str(error)
+        out(f"✗ {secrets_missing}")
     for problem in unmapped:
         out(f"✗ {problem}")
     if settings.source_secrets and not unmapped:
@@ -76,7 +82,7 @@ def run_check(settings: Settings, policy_path: str | None, *, out: Callable[[str
         out(f"✓ survey tool webhooks on: {routes}")
     if not settings.slack_bot_token:
         out("· SLACK_BOT_TOKEN not set: channel access not checked")
-        return 1 if owed_problems(settings, out) or unmapped else 0
+        return 1 if owed_problems(settings, out) or unmapped or secrets_missing else 0
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=15)
     try:
         identity = client.auth_test()
@@ -101,13 +107,14 @@ def run_check(settings: Settings, policy_path: str | None, *, out: Callable[[str
     if not problems:
         out(f"✓ the bot can post in all {len(policy_channels(policy))} channels")
     stuck = owed_problems(settings, out)
-    return 1 if problems or stuck or unmapped else 0
+    return 1 if problems or stuck or unmapped or secrets_missing else 0
 
 
 def owed_problems(settings: Settings, out: Callable[[str], None]) -> int:
     """What the running bot could not send, from its database (without creating one)."""
     from sqlalchemy.engine import make_url
 
+    from storage.case_webhooks import CaseWebhookStore
     from storage.db import Database
     from storage.migrate import pending
     from storage.outbox_store import OutboxStore
@@ -130,6 +137,10 @@ def owed_problems(settings: Settings, out: Callable[[str], None]) -> int:
     database = Database(settings.database_url)
     try:
         stuck = OutboxStore(database).problems()
+        stuck += [  # case events a webhook receiver did not take (its name, the last error)
+            (f"case events to webhook {name}" + (" (given up)" if status == "failed" else ""), error, count)
+            for name, status, error, count in CaseWebhookStore(database).problems()
+        ]
     except Exception as error:  # a check reports; `closeloop db status` explains database trouble
         out(f"· database not checked ({type(error).__name__}): run `closeloop db status`")
         return 0

@@ -243,12 +243,6 @@ def _carry_out(
     changed += _set_status(session, [i for _, d in decisions for i in d.cancel], DeadlineStatus.CANCELLED)
     owed = [_owed_event(c, feedback_of[c], f) for c, f in fired]
     event_ids = record_events(session, owed, now)
-    if mirror is not None:  # the batch's cases are locked: their events' order is theirs
-        mirrored = [
-            MirroredEvent(i, e.case_id, e.kind, e.actor, e.details, now)
-            for e, i in zip(owed, event_ids, strict=True)
-        ]
-        mirror.owe(session.connection(), mirrored, now)
     refresh = sorted({case_id for case_id, firing in fired if firing.refresh_message})
     if refresh:  # the message now shows the case overdue
         session.execute(
@@ -257,6 +251,13 @@ def _carry_out(
             .values(version=Case.version + 1)
             .execution_options(synchronize_session=False)
         )
+    if mirror is not None:  # the batch's cases are locked: their events' order is theirs;
+        # after the version bump, so each event's body shows the case as it now is
+        mirrored = [
+            MirroredEvent(i, e.case_id, e.kind, e.actor, e.details, now)
+            for e, i in zip(owed, event_ids, strict=True)
+        ]
+        mirror.owe(session.connection(), mirrored, now)
     return changed
 
 

@@ -13,15 +13,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import func, select
 
 from bot.app.deadline_sweep import DeadlineSweeper
+from bot.check import run_check
 from bot.domain.deadlines import SlaPlanner
 from bot.domain.policy import Policy
 from bot.domain.records import CloseDetails
 from bot.metrics import Metrics
 from bot.outbox.webhooks import CaseWebhookSender
 from bot.policy_file import parse_policy
+from bot.settings import load_settings
 from storage.case_webhooks import CaseEventMirror, CaseWebhookStore
 from storage.db import Database
 from storage.deadline_store import DeadlineStore
@@ -159,6 +162,8 @@ def test_an_escalation_and_a_case_closing_itself_are_mirrored_too(database, raw_
     assert world.types(late)[:2] == ["case.opened", "case.escalated"]
     body = json.loads(world.store.calls(late)[1]["payload"])
     assert body["data"]["details"]["level"] == 1 and body["data"]["actor"] == "closeloop"
+    opened = json.loads(world.store.calls(late)[0]["payload"])
+    assert body["data"]["case"]["version"] > opened["data"]["case"]["version"]  # now shown overdue
     data, decide = feedback_and_triage(world.policy, id="resp-2", score=10)  # the customer turned promoter
     world.repository.record_feedback(data, decide, now_clock())
     assert world.types(moot)[-1] == "case.closed"
@@ -308,3 +313,29 @@ def test_senders_in_threads_never_send_one_row_or_one_case_at_once(
     finally:
         for db in databases:
             db.dispose()
+
+
+def test_closeloop_check_names_a_missing_secret_and_the_events_not_sent(
+    database, database_url, raw_policy, now_clock, receiver, tmp_path
+):
+    receiver.status = 500
+    hooked = {"url": receiver.url, "secret_env": "CRM_SECRET", "name": "crm", "max_attempts": 1}
+    world = World(database, webhook_policy(raw_policy, hooked), now_clock)
+    world.open(1)
+    world.sender().run()  # one try, given up
+    path = tmp_path / "policy.yml"
+    path.write_text(yaml.safe_dump(raw_policy))
+    lines: list[str] = []
+    settings = load_settings({"CLOSELOOP_POLICY": str(path), "DATABASE_URL": database_url}, None)
+    assert run_check(settings, None, out=lines.append) == 1
+    assert any(
+        line.startswith("✗ webhooks[0].secret_env in the policy names CRM_SECRET, which is not set")
+        for line in lines
+    )
+    assert "✗ case events to webhook crm (given up): 1 not sent — HTTP 500" in lines
+    lines.clear()
+    fresh = f"sqlite:///{tmp_path / 'none-yet.sqlite3'}"  # nothing owed in a database not made yet
+    settings = load_settings(
+        {"CLOSELOOP_POLICY": str(path), "CRM_SECRET": SECRET, "DATABASE_URL": fresh}, None
+    )
+    assert run_check(settings, None, out=lines.append) == 0, lines
