@@ -102,7 +102,7 @@ def owner_themes(picked: Sequence[str]) -> Callable[[Session, Case, Feedback, An
     return write
 
 
-THEMES_SEPARATOR = "\x1f"  # the unit separator: no theme contains it (tags may hold ", ")
+THEMES_SEPARATOR = "\x1f"  # the unit separator: theme_key turns it (whitespace to Python) into a space
 
 
 def themes_cell(feedback_id: Any) -> ScalarSelect[Any]:
