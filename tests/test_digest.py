@@ -108,6 +108,25 @@ def test_the_digest_shows_the_weeks_figures_against_last_week_its_thread_and_cha
 
 
 @pytest.mark.backends("sqlite", "postgresql")  # the claim is an ON CONFLICT insert per dialect
+def test_the_charts_weeks_are_the_weekly_figures_and_the_missed_thank_yous_come_a_week_later(stack, clock):
+    week48(stack, clock)
+    clock.advance(days=10)
+    service = digests_of(stack)
+    (target,) = targets(service.policy)
+    digest = service.compose(target, latest_due_week(service.policy.digest, clock()))
+    assert [p.label for p in digest.history] == [f"2026-W{n}" for n in range(37, 49)]
+    w47, w48 = digest.history[-2:]
+    assert (w47.responses, w47.nps, w47.margin, w47.closure_rate) == (1, -100.0, 0.0, 0.0)
+    assert (w48.responses, w48.nps, w48.closure_rate) == (4, 25.0, 0.5)
+    assert w48.margin == pytest.approx(1.96 * ((0.5 + 0.25 - 0.25**2) / 4) ** 0.5 * 100)  # 81.26
+    assert all(p.responses == 0 and p.nps is None for p in digest.history[:-2])
+    assert digest.missed_total == 0  # W48's promoters still have until W49 to be thanked
+    clock.advance(days=7)  # W49's digest: the week to thank W48's two promoters ran out in it
+    digest = service.compose(target, latest_due_week(service.policy.digest, clock()))
+    assert digest.week.label == "2026-W49"
+    assert (digest.missed_total, [m.channel for m in digest.missed]) == (2, [SUPPORT, SUPPORT])
+
+
 def test_the_scheduler_sends_each_week_once_however_often_it_asks(stack, clock):
     clock.advance(days=7)  # Mon 30 Nov 09:00 UTC: W48 is due (and W47 no longer is)
     service = digests_of(stack)
