@@ -54,16 +54,17 @@ ALERT_AFTER_ATTEMPTS = 3
 
 
 def secret_problem(value: str) -> str | None:
-    """What is wrong with a Standard Webhooks secret's form, if anything (never showing it)."""
+    """What is wrong with a Standard Webhooks secret's form, if anything (never showing it): the
+    outbound webhooks' secrets and the intake's own (bot.settings) are checked alike."""
     if any(character.isspace() for character in value):
         return "contains a space or a line break — paste it again as one word"
     if not value.startswith("whsec_"):
-        return "does not start with 'whsec_'"
+        return "does not start with 'whsec_' (a Standard Webhooks secret)"
     encoded = value.removeprefix("whsec_")
     try:
         key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError):
-        return "is not base64 after 'whsec_'"
+        return "is not base64 after 'whsec_' (copy the whole secret again)"
     if len(key) < MIN_KEY_BYTES:
         return f"holds a {len(key)}-byte key, fewer than {MIN_KEY_BYTES}"
     return None
