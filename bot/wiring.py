@@ -22,6 +22,7 @@ from bot.app.cases import CaseActions
 from bot.app.deadline_sweep import DeadlineSweeper
 from bot.app.digest import CHECK_SECONDS, DigestService
 from bot.app.escalations import EscalationActions
+from bot.app.home import HomeTab
 from bot.app.intake import IntakeService
 from bot.app.leaderboard import LeaderboardQuery
 from bot.app.promoters import PromoterActions
@@ -38,6 +39,7 @@ from bot.domain.records import IntakeOutcome
 from bot.executor import TrackingExecutor
 from bot.metrics import Metrics, Owed
 from bot.outbox.alerts import AdminAlerter
+from bot.outbox.home_publisher import HomePublisher, PublishPace
 from bot.outbox.failures import Kind, classify
 from bot.outbox.pacing import ChannelPacer
 from bot.outbox.promoter_renderers import with_promoters
@@ -75,6 +77,7 @@ from storage.case_webhooks import CaseEventMirror, CaseWebhookStore
 from storage.customer_history import CustomerHistories
 from storage.db import Database, log_failure
 from storage.deadline_store import DeadlineStore
+from storage.home_store import HomeStore
 from storage.digests import DigestStore
 from storage.leaderboard import LeaderboardStore
 from storage.outbox_store import OutboxStore
@@ -114,6 +117,8 @@ class Runtime:
     metrics: Metrics
     digests: DigestService | None = field(default=None)  # with a digest section in the policy
     scheduler: BackgroundScheduler | None = field(default=None)
+    home: HomeTab | None = field(default=None)
+    home_publisher: HomePublisher | None = field(default=None)
     theme_spikes: ThemeSpikeCheck | None = field(default=None)  # with alerts.theme_spike in the policy
     case_webhooks: CaseWebhookSender | None = field(default=None)  # with webhooks in the policy
 
@@ -121,6 +126,8 @@ class Runtime:
         """Forget handled Slack event ids after a day (Slack's retries stop within minutes)."""
         try:
             self.services.slack_events.forget_old()
+            if self.home is not None:
+                self.home.forget_idle()
         except Exception as error:
             log_failure(log, "housekeeping", error)
 
@@ -298,6 +305,44 @@ def bolt_logger() -> logging.Logger:
     return logger
 
 
+HOME_UNIT = "home"
+
+
+def build_home(
+    database: Database,
+    policy: Policy,
+    clock: Clock,
+    worker: OutboxWorker,
+    queue: OutboxQueue,
+    sender: SlackSender,
+    metrics: Metrics,
+    *,
+    come_back_later: bool,
+) -> tuple[HomeTab, HomePublisher]:
+    """The App Home: the use case the listener calls, and its publisher, run by the outbox pool
+    as a unit of its own and told by the worker of every case change."""
+    store = HomeStore(database)
+
+    def publish_soon() -> None:  # someone opened their Home: publish it, and refresh it from now on
+        publisher.opened()
+        queue.request_unit(HOME_UNIT, Priority.CLICK)
+
+    tab = HomeTab(store, policy, clock, publish_soon, link=worker.links.case_link)
+    publisher = HomePublisher(
+        store=store,
+        client=sender.client,
+        render=tab.page,
+        clock=clock,
+        pace=PublishPace(clock=sender.pacer.clock),
+        rate_limited=metrics.slack_rate_limited,
+    )
+    queue.add_unit(HOME_UNIT, publisher.run)
+    worker.on_case_changed = publisher.case_changed
+    if come_back_later:
+        publisher.on_deferred = lambda seconds: queue.come_back_unit(HOME_UNIT, seconds)
+    return tab, publisher
+
+
 def build_runtime(
     settings: Settings,
     policy: Policy,
@@ -343,6 +388,9 @@ def build_runtime(
     )
     outbox_queue = OutboxQueue(outbox_worker, come_back_later=come_back_later)
     after_click = partial(outbox_queue.request, priority=Priority.CLICK)  # a click's edit goes first
+    home_tab, home_publisher = build_home(
+        database, policy, clock, outbox_worker, outbox_queue, sender, metrics, come_back_later=come_back_later
+    )
     metrics.watch_outbox(
         lambda: {kind: Owed(*owed) for kind, owed in outbox_worker.store.owed_by_kind().items()}, clock
     )
@@ -394,8 +442,9 @@ def build_runtime(
         logger=bolt_logger(),
     )
     payload_shape.register(bolt_app)  # before any listener is matched
-    for module in (case_buttons, escalation_buttons, modal_submissions, commands, home, comment_button):
+    for module in (case_buttons, escalation_buttons, modal_submissions, commands, comment_button):
         module.register(bolt_app, services)
+    home.register(bolt_app, home_tab)
     recognition_buttons.register(bolt_app, services)
     promoter_buttons.register(bolt_app, services)
 
@@ -439,6 +488,8 @@ def build_runtime(
         sweep_seconds=sweep_seconds,
         sweeper=DeadlineSweeper(deadlines, policy, clock, outbox_queue.request, metrics),
         metrics=metrics,
+        home=home_tab,
+        home_publisher=home_publisher,
         theme_spikes=(
             ThemeSpikeCheck(ThemeStore(database), policy, clock, lambda: outbox_queue.request(None))
             if policy.alerts.theme_spike is not None

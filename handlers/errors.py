@@ -19,7 +19,8 @@ log = logging.getLogger("closeloop.errors")
 
 def _tell(client: WebClient, body: Any, text: str) -> None:
     """Through the request's response_url when it has one (no channel membership needed, like
-    handlers.answers.tell), else an ephemeral message in the channel."""
+    handlers.answers.tell), else an ephemeral message in the channel, else (a click in the App
+    Home, which has neither) a direct message."""
     if not isinstance(body, dict):
         return
     response_url = payloads.response_url(body)
@@ -33,6 +34,8 @@ def _tell(client: WebClient, body: Any, text: str) -> None:
     channel_id = channel.get("id") if isinstance(channel, dict) else None
     if isinstance(user_id, str) and isinstance(channel_id, str):
         client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
+    elif isinstance(user_id, str) and body.get("type") == "block_actions":  # a click in the App Home
+        client.chat_postMessage(channel=user_id, text=text)
 
 
 def register(app: App) -> None:

@@ -1,20 +1,19 @@
-"""The App Home tab, published when someone opens it."""
+"""The App Home tab: opening it asks for a fresh view, which the outbox publishes (paced with
+every other publish, bot.outbox.home_publisher); from then on changes to what it shows refresh it.
+The buttons in it are the case messages' own, answered by their usual listeners."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from slack_bolt import App
-from slack_sdk import WebClient
 
-from bot.app.services import Services
-from bot.slack.home import HOME_CASE_LIMIT, home_view
+from bot.app.home import HomeTab
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, home: HomeTab) -> None:
     @app.event("app_home_opened")
-    def home_opened(event: dict[str, Any], client: WebClient) -> None:
+    def home_opened(event: dict[str, Any]) -> None:
         user = event.get("user")
-        if isinstance(user, str) and event.get("tab", "home") == "home":
-            mine = services.queries.open_cases_of(user, limit=HOME_CASE_LIMIT)
-            client.views_publish(user_id=user, view=home_view(mine.total, mine.cases))
+        if isinstance(user, str) and user and event.get("tab", "home") == "home":
+            home.opened(user)

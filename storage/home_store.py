@@ -77,6 +77,11 @@ class HomeStore:
             )
             connection.execute(statement)
 
+    def anyone_opened(self) -> bool:
+        """Whether anyone has opened Home at all (most workspaces, until someone does: nobody)."""
+        with self.database.connection() as connection:
+            return connection.execute(select(HomeTab.user_id).limit(1)).first() is not None
+
     def owe_for_case(self, case: CaseSnapshot, due: datetime) -> int:
         """Owe a refresh, due at `due` unless one is owed sooner, to every Home the change of
         `case` shows in (see the module docstring); how many Homes."""

@@ -392,6 +392,47 @@ class ThemeAlertRow(Base):
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
 
 
+class HomeTab(Base):
+    """Someone who has opened the bot's App Home, and the refresh their Home is owed (migration
+    0013). Owed while `due_at` is set; every change that owes one adds to `owed_seq`, so a publish
+    that read the rows before a change (it remembers the `owed_seq` it leased at) leaves the
+    refresh owed. One row per person: a burst of changes coalesces into one publish."""
+
+    __tablename__ = "home_tabs"
+    __table_args__ = (Index("ix_home_tabs_due_at", "due_at"),)
+
+    user_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    owed_seq: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class HomeShown(Base):
+    """A case someone's published Home shows: a change to it owes them a refresh (the old owner's
+    after a hand-over, the queue's viewers after a claim)."""
+
+    __tablename__ = "home_shown"
+    __table_args__ = (Index("ix_home_shown_case_id", "case_id"),)
+
+    user_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+
+
+class HomeQueue(Base):
+    """A department whose unclaimed queue someone's Home lists: a new unclaimed case there owes
+    them a refresh."""
+
+    __tablename__ = "home_queues"
+    __table_args__ = (Index("ix_home_queues_department", "department"),)
+
+    user_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    department: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
 # `/loop leaderboard` reads a period's closed loops, kudos, recognitions and notices by time:
 # these indexes let each of its GROUP BY queries read only that period's rows (migration 0009).
 Index("ix_cases_closed_at", Case.closed_at, Case.closed_by, Case.created_at)

@@ -386,3 +386,18 @@ def test_malformed_home_events_and_clicks_change_nothing(stack, clock):
     stack.settle()
     assert stack.runtime.repository.get_case(case.id).owner_id is None
     assert stack.runtime.repository.counts()["cases"] == counts["cases"]
+
+
+def test_until_anyone_opens_home_changes_look_for_no_viewers(stack, clock, monkeypatch):
+    store = stack.runtime.home.store
+    looked: list[int] = []
+    owe = store.owe_for_case
+    monkeypatch.setattr(store, "owe_for_case", lambda case, due: looked.append(case.id) or owe(case, due))
+    first = open_case(stack, id="nobody-looks")
+    assert looked == []  # nobody has opened Home: no write per case
+    store.opened("U0ALICE", clock())  # in another process
+    open_case(stack, id="still-cached")
+    assert looked == []  # this process asks again only after a few seconds
+    clock.advance(seconds=6)
+    second = open_case(stack, id="someone-looks")
+    assert looked == [second.id] and first.id not in looked

@@ -35,6 +35,7 @@ LEASE = timedelta(seconds=30)  # longer than a publish can take (the client's 15
 PUBLISHES_PER_MINUTE = 80.0  # under Tier 4's 100, leaving room for another process and for clocks
 PUBLISH_BURST = 10
 BATCH = 20  # Homes taken per run; the run asks to come back for the rest
+NOBODY_RECHECK = 5.0  # seconds between asking whether anyone has opened Home yet
 MAX_FAILURES = 8  # then given up until the next change (a view Slack refuses is logged as an error)
 
 
@@ -109,12 +110,15 @@ class HomePublisher:
         self.rate_limited = rate_limited
         # Told how many seconds until more is due: the queue comes back then (else the next sweep).
         self.on_deferred: Callable[[float], None] = lambda _seconds: None
-        self.on_owed: Callable[[], None] = lambda: None  # a refresh was owed: run soon
+        self._someone_looks = False  # once someone opened Home, every change looks for viewers
+        self._asked_at = float("-inf")
 
     def case_changed(self, case: CaseSnapshot) -> None:
         """The outbox is bringing `case`'s message up to date: owe the Homes showing it a refresh.
         Never raises: a Home refresh must not stand in the way of the case message."""
         try:
+            if not self._anyone_looking():
+                return
             owed = self.store.owe_for_case(case, self.clock() + SETTLE)
         except Exception as error:
             log_failure(log, f"owing Home refreshes for case {case.id}", error)
@@ -122,8 +126,28 @@ class HomePublisher:
         if owed:
             self.on_deferred(SETTLE.total_seconds())
 
+    def opened(self) -> None:
+        """Someone opened Home in this process: from now on changes look for viewers at once."""
+        self._someone_looks = True
+
+    def _anyone_looking(self) -> bool:
+        """Until anyone has opened Home, a change has no one to refresh: the rows are asked at
+        most every `NOBODY_RECHECK` seconds (and this process knows at once of an open it
+        handled), so a workspace that never uses Home pays one read per interval, not a write
+        per case. Someone's very first open in another process may so miss the changes of those
+        few seconds; their next change or open brings their Home up to date."""
+        if self._someone_looks:
+            return True
+        now = self.clock().timestamp()
+        if not now - NOBODY_RECHECK < self._asked_at <= now:
+            self._asked_at = now
+            self._someone_looks = self.store.anyone_opened()
+        return self._someone_looks
+
     def run(self) -> int:
         """Publish the Homes due now, paced; how many were published."""
+        if not self._anyone_looking():
+            return 0
         published = 0
         for user in self.store.due(self.clock(), BATCH):
             wait = self.pace.ready()

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # Come back a little after the slot: Slack counts from when a post arrives, which is a little
 # after we counted it, and a timer woken a hair early would otherwise earn a 429.
 MARGIN_SECONDS = 0.1
+LaterKey = int | str | None  # a case id, a named unit of work (e.g. "home"), or None: the notices
 
 
 class Later:
@@ -32,7 +33,7 @@ class Later:
 
     def __init__(
         self,
-        action: Callable[[int | None], None],
+        action: Callable[[LaterKey], None],
         *,
         clock: Callable[[], float] = time.monotonic,
         poll_seconds: float = 60.0,
@@ -40,14 +41,14 @@ class Later:
         self.action = action
         self.clock = clock
         self.poll_seconds = poll_seconds  # the longest it waits before reading the clock again
-        self._due: dict[int | None, float] = {}
-        self._heap: list[tuple[float, int, int | None]] = []
+        self._due: dict[LaterKey, float] = {}
+        self._heap: list[tuple[float, int, LaterKey]] = []
         self._order = 0  # ties keep the order of asking; None keys are not comparable
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopped = False
 
-    def call_later(self, key: int | None, seconds: float) -> None:
+    def call_later(self, key: LaterKey, seconds: float) -> None:
         with self._wake:
             if self._stopped:
                 return
@@ -62,7 +63,7 @@ class Later:
                 self._thread.start()
             self._wake.notify()
 
-    def _next_due(self) -> tuple[int | None] | None:
+    def _next_due(self) -> tuple[LaterKey] | None:
         """(the next key whose time has come,), waiting for it; None once stopped."""
         with self._wake:
             while not self._stopped:
@@ -153,7 +154,8 @@ class OutboxQueue:
         self._seq = 0
         self._pool: list[threading.Thread] = []
         self._stopped = False
-        self.later = Later(self.request)
+        self.later = Later(self._ask)
+        self._units: dict[str, Callable[[], None]] = {}  # named work of its own (the Home publisher)
         if come_back_later:
             worker.on_deferred = self.come_back_later
 
@@ -169,7 +171,18 @@ class OutboxQueue:
         """Sweep soon; a sweep already waiting to run covers this request too."""
         self._ask(SWEEP, Priority.BACKGROUND)
 
-    def _ask(self, key: Key, priority: Priority) -> None:
+    def add_unit(self, name: str, work: Callable[[], None]) -> None:
+        """Named work that runs on the pool like a case (coalesced, in a lane of its own) when
+        requested, at each sweep, and when it asked to come back (`come_back_unit`)."""
+        self._units[name] = work
+
+    def request_unit(self, name: str, priority: Priority = Priority.NEW) -> None:
+        self._ask(name, priority)
+
+    def come_back_unit(self, name: str, seconds: float) -> None:
+        self.later.call_later(name, seconds + MARGIN_SECONDS)
+
+    def _ask(self, key: Key, priority: Priority = Priority.NEW) -> None:
         with self._cond:
             if self._stopped:
                 return
@@ -270,6 +283,10 @@ class OutboxQueue:
                 for case_id in self.worker.owed_work():
                     self.request(case_id, Priority.BACKGROUND)
                 self.request(None, Priority.BACKGROUND)
+                for name in self._units:
+                    self.request_unit(name, Priority.BACKGROUND)
+            elif isinstance(key, str):
+                self._units[key]()
             elif key is None:
                 self.worker.deliver_notices()
             else:
@@ -277,7 +294,13 @@ class OutboxQueue:
                 self.worker.deliver_case(key, urgent=entry.urgent, state=state)
         except Exception as error:
             what = (
-                "outbox sweep" if key == SWEEP else f"delivering case {key}" if key else "delivering notices"
+                "outbox sweep"
+                if key == SWEEP
+                else f"the {key} work"
+                if isinstance(key, str)
+                else f"delivering case {key}"
+                if key
+                else "delivering notices"
             )
             log_failure(log, what, error)
 

@@ -105,6 +105,9 @@ class OutboxWorker:
         # Told when pacing put work off (case id, or None for notices; seconds): the queue comes
         # back then instead of leaving it to the next sweep.
         self.on_deferred: Callable[[int | None, float], None] = lambda _case_id, _seconds: None
+        # Told of each version of a case about to be shown in its message: every change of a case
+        # comes through here (the App Home's refreshes hang on it). Must not raise.
+        self.on_case_changed: Callable[[CaseSnapshot], None] = lambda _case: None
 
     # ---- one case: its case message, then what it owes ----------------------------------------
 
@@ -198,6 +201,7 @@ class OutboxWorker:
         """Edits coalesce: whatever changed since, one edit shows the case as it is now."""
         while case.slack_ts is None or case.message_version < case.version:
             self.leases.check(case.id)
+            self.on_case_changed(case)
             rendering = case_message_rendering(case, self.policy, self.clock(), self.history(case))
             if isinstance(rendering, Post):
                 self._post_case_message(case, rendering)
