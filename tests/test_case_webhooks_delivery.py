@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import socket
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -339,3 +341,32 @@ def test_closeloop_check_names_a_missing_secret_and_the_events_not_sent(
         {"CLOSELOOP_POLICY": str(path), "CRM_SECRET": SECRET, "DATABASE_URL": fresh}, None
     )
     assert run_check(settings, None, out=lines.append) == 0, lines
+
+
+def test_a_redirect_is_not_followed_and_an_answer_that_is_not_http_is_a_failure(
+    database, raw_policy, now_clock, receiver
+):
+    receiver.status = 302  # urllib would follow it as a GET without the body
+    world = World(database, webhook_policy(raw_policy, hook(receiver.url, name="crm")), now_clock)
+    case_id = world.open(1)
+    world.sender().run()
+    (row,) = world.store.calls(case_id)
+    assert row["status"] == "pending" and row["last_error"] == "HTTP 302" and len(receiver.arrivals) == 1
+    with socket.create_server(("127.0.0.1", 0)) as server:  # answers a line that is not HTTP
+        port = server.getsockname()[1]
+
+        def garble() -> None:
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"hello, this is not HTTP\r\n\r\n")
+
+        thread = threading.Thread(target=garble, daemon=True)
+        thread.start()
+        garbled = webhook_policy(raw_policy, hook(f"http://127.0.0.1:{port}/hooks", name="crm"))  # moved
+        other = World(database, garbled, now_clock)
+        now_clock.advance(seconds=5)
+        other.sender().run()
+        thread.join(timeout=10)
+    (row,) = other.store.calls(case_id)
+    assert row["attempts"] == 2 and row["last_error"].startswith("no answer (BadStatusLine")

@@ -9,6 +9,7 @@ lease runs out; receivers de-duplicate by that id.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import urllib.error
 import urllib.request
@@ -176,7 +177,8 @@ class CaseWebhookSender:
         headers = signed_headers(self.secrets[call.receiver], call.event_id, now, call.payload)
         try:
             answer = self.post(receiver.url, call.payload.encode(), headers, receiver.timeout.total_seconds())
-        except (OSError, ValueError) as error:  # refused, reset, timed out, TLS, a bad address
+        # Refused, reset, timed out, TLS, a bad address, an answer that is not HTTP.
+        except (OSError, ValueError, http.client.HTTPException) as error:
             self._failed(call, receiver, f"no answer ({type(error).__name__}: {str(error)[:150]})", None)
             return False
         if 200 <= answer.status < 300:
