@@ -244,6 +244,7 @@ def test_the_manifest_matches_the_app():
         "groups:history",
         "im:write",  # conversations.open of a reminder's DM before looking for it again
         "im:history",
+        "files:write",  # files_upload_v2: the weekly digest's chart
     }
 
 
