@@ -69,6 +69,16 @@ def _queue_title(content: HomeContent, policy: Policy) -> str:
     return f"*Unclaimed in {where}* ({content.queue_total:,}), the first due to be claimed first"
 
 
+def _listed(shown: list[list[dict[str, Any]]], total: int, empty: str, more: str) -> list[dict[str, Any]]:
+    """A list's cases (their rows), what it says when empty, and how many it left out."""
+    blocks = [block for rows in shown for block in rows]
+    if total == 0:
+        blocks.append(kit.section(empty))
+    if total > len(shown):
+        blocks.append(kit.context(f"…and {total - len(shown):,} {more}"))
+    return blocks
+
+
 def _size(blocks: list[dict[str, Any]]) -> int:
     return len(json.dumps({"type": "home", "blocks": blocks}, ensure_ascii=False).encode())
 
@@ -92,12 +102,12 @@ def home_view(content: HomeContent, policy: Policy, link: Link | None = None) ->
 
     def assemble() -> list[dict[str, Any]]:
         blocks = [*head, mine_title]
-        if not mine:
-            blocks.append(kit.section("_None. Claim a case below or in your department's channel._"))
-        blocks += [block for rows in mine for block in rows]
-        if content.mine_total > len(mine):
-            more = content.mine_total - len(mine)
-            blocks.append(kit.context(f"…and {more:,} more, later deadlines: `/loop mine` or your channels."))
+        blocks += _listed(
+            mine,
+            content.mine_total,
+            "_None. Claim a case below or in your department's channel._",
+            "more, later deadlines: `/loop mine` or your channels.",
+        )
         blocks.append(kit.divider())
         if queue_title is None:
             blocks.append(
@@ -105,12 +115,12 @@ def home_view(content: HomeContent, policy: Policy, link: Link | None = None) ->
             )
             return blocks
         blocks.append(queue_title)
-        if not queue:
-            blocks.append(kit.section("_Nothing waiting to be claimed._"))
-        blocks += [block for rows in queue for block in rows]
-        if content.queue_total > len(queue):
-            more = content.queue_total - len(queue)
-            blocks.append(kit.context(f"…and {more:,} more waiting: see your department's channel."))
+        blocks += _listed(
+            queue,
+            content.queue_total,
+            "_Nothing waiting to be claimed._",
+            "more waiting: see your department's channel.",
+        )
         return blocks
 
     blocks = assemble()
