@@ -39,8 +39,8 @@ from bot.domain.records import IntakeOutcome
 from bot.executor import TrackingExecutor
 from bot.metrics import Metrics, Owed
 from bot.outbox.alerts import AdminAlerter
-from bot.outbox.home_publisher import HomePublisher, PublishPace
 from bot.outbox.failures import Kind, classify
+from bot.outbox.home_publisher import HomePublisher, PublishPace
 from bot.outbox.pacing import ChannelPacer
 from bot.outbox.promoter_renderers import with_promoters
 from bot.outbox.queue import OutboxQueue, Priority
@@ -77,8 +77,8 @@ from storage.case_webhooks import CaseEventMirror, CaseWebhookStore
 from storage.customer_history import CustomerHistories
 from storage.db import Database, log_failure
 from storage.deadline_store import DeadlineStore
-from storage.home_store import HomeStore
 from storage.digests import DigestStore
+from storage.home_store import HomeStore
 from storage.leaderboard import LeaderboardStore
 from storage.outbox_store import OutboxStore
 from storage.promoter_follow_ups import PromoterFollowUps

@@ -111,7 +111,7 @@ def test_db_upgrade_creates_the_schema(clean_env, capsys, tmp_path):
     shown = capsys.readouterr()
     assert "database schema: empty" in shown.out and "run `closeloop db upgrade`" in shown.err
     assert cli.main(["db", "upgrade"]) == 0
-    assert "database schema: 0010 (latest: 0010)" in capsys.readouterr().out
+    assert "database schema: 0015 (latest: 0015)" in capsys.readouterr().out
     assert cli.main(["db", "status"]) == 0
 
 
@@ -141,7 +141,7 @@ def test_check_reports_channels_the_bot_cannot_post_in():
         "✗ #billing (department billing): the bot is not a member — type `/invite @closeloop` in that channel"
         in lines
     )
-    assert any(line.startswith("✗ C0WINS (announcements): not found") for line in lines)
+    assert any(line.startswith("✗ C0WINS (announcements, the weekly digest): not found") for line in lines)
 
 
 def test_check_passes_when_every_channel_is_reachable():
@@ -193,7 +193,7 @@ def test_check_says_the_schema_is_outdated(tmp_path):
     lines: list[str] = []
     environ = {"CLOSELOOP_POLICY": str(EXAMPLE), "DATABASE_URL": url}
     assert run_check(load_settings(environ, None), None, out=lines.append) == 1
-    assert "✗ the database schema is 0002, this version needs 0010 — run `closeloop db upgrade`" in lines[-1]
+    assert "✗ the database schema is 0002, this version needs 0015 — run `closeloop db upgrade`" in lines[-1]
 
 
 def test_the_demo_runs_the_whole_loop(tmp_path):

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from bot.devkit.simulator import BOT_USER_ID, Message, SlackSimulator
 from bot.domain.vocabulary import DeliveryStatus
 from storage.db import Database
-from storage.models import Case, Delivery, Feedback
+from storage.models import Case, Delivery, DigestRow, Feedback
 
 EXAMPLE_POLICY = Path(__file__).parent.parent.parent / "bot" / "examples" / "policy.yml"
 CASE_EVENT = "closeloop_case"  # bot/slack/case_message.py METADATA_EVENT
@@ -384,11 +384,20 @@ def exactly_once_problems(
         if delivery.kind == "thread_reply" and in_thread != thread_of.get(delivery.case_id or 0):
             problems.append(f"thread reply {delivery.id} is not in case #{delivery.case_id}'s thread")
     known_cases, known_deliveries = {c.id for c in cases}, {d.id for d in deliveries}
+    # The weekly digest (the example policy has one) is recorded by its lead's ts, its thread after it.
+    with database.transaction() as session:
+        digest_leads = {
+            (row.channel, row.lead_ts) for row in session.scalars(select(DigestRow)) if row.lead_ts
+        }
+    leads = [m for m in messages if (m.channel, m.ts) in digest_leads]
+    if len(leads) != len(digest_leads):
+        problems.append(f"{len(digest_leads)} digests recorded as sent, {len(leads)} leads in Slack")
     strays = [
         (m.channel, m.ts, m.text[:60])
         for m in messages
         if _payload_id(m, CASE_EVENT, "case_id") not in known_cases
         and _payload_id(m, DELIVERY_EVENT, "delivery_id") not in known_deliveries
+        and (m.channel, m.thread_ts or m.ts) not in digest_leads
     ]
     if strays:
         problems.append(f"messages that are neither a case nor a delivery: {strays}")
