@@ -64,6 +64,7 @@ def stored_data(feedback: Feedback) -> FeedbackData:
 def _feedback_values(data: FeedbackData) -> dict[str, Any]:
     values = {name: getattr(data, name) for name in FEEDBACK_FIELDS}
     values["tags"] = list(data.tags)
+    values["contact_ok"] = data.contact_ok  # merged like the others: only when the sender said it
     return values
 
 

@@ -88,6 +88,8 @@ class Feedback(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     touchpoint: Mapped[str | None] = mapped_column(String(100))
     language: Mapped[str | None] = mapped_column(String(35))
+    # customer.contact_ok at intake: False means never write to them (migration 0016).
+    contact_ok: Mapped[bool | None] = mapped_column(Boolean)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -141,6 +143,8 @@ class Case(Base):
     remedy: Mapped[str | None] = mapped_column(String(100))
     close_note: Mapped[str | None] = mapped_column(Text)
     customer_informed: Mapped[bool | None] = mapped_column(Boolean)
+    # Where telling the customer stands (vocabulary.FollowUp; NULL: nothing owed), migration 0016.
+    follow_up: Mapped[str | None] = mapped_column(String(20))
     # The score the case was opened with (a re-send can change the response's score): NULL on
     # cases opened before migration 0010, which are shown as unchanged.
     opening_score: Mapped[int | None] = mapped_column(Integer)
@@ -505,3 +509,30 @@ class CaseWebhookEvent(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # after a failure: not before then
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CustomerMessage(Base):
+    """One follow-up to a customer (e-mail, or a helpdesk's webhook), migration 0016. Written
+    pending with the Tell-the-customer form; `sending` is committed before the SMTP send, so a
+    row found `sending` with its lease gone was being sent when its process died: it becomes
+    `uncertain` and is never resent unless a person chooses to (SMTP has no idempotency key)."""
+
+    __tablename__ = "customer_messages"
+    __table_args__ = (Index("ix_customer_messages_status_retry_at", "status", "retry_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    via: Mapped[str] = mapped_column(String(10))  # email | webhook
+    status: Mapped[str] = mapped_column(String(20))
+    author: Mapped[str] = mapped_column(String(50))
+    to_address: Mapped[str | None] = mapped_column(String(320))
+    reply_to: Mapped[str | None] = mapped_column(String(320))
+    note: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(35))
+    message_id: Mapped[str | None] = mapped_column(String(250))  # the Message-ID header, or the webhook id
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))

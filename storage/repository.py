@@ -27,7 +27,7 @@ from bot.domain.records import (
     Triage,
 )
 from bot.domain.turnarounds import won_back_note
-from bot.domain.vocabulary import OPEN_STATUSES, CaseStatus, DeliveryKind, EventKind, Outcome, Step
+from bot.domain.vocabulary import OPEN_STATUSES, CaseStatus, DeliveryKind, EventKind, FollowUp, Outcome, Step
 from storage.case_webhooks import CaseEventMirror, MirroredEvent
 from storage.db import Database
 from storage.deadline_store import (
@@ -147,6 +147,8 @@ class Repository:
                 "remedy": details.remedy,
                 "close_note": details.note,
                 "customer_informed": details.customer_informed,
+                # "Not yet": the customer is owed a word, and the owner a reminder (outer_loop).
+                "follow_up": None if details.customer_informed else FollowUp.OWED,
             },
             kind=EventKind.CLOSED,
             details={
@@ -235,6 +237,7 @@ class Repository:
                 "remedy": None,
                 "close_note": None,
                 "customer_informed": None,
+                "follow_up": None,
             },
             kind=EventKind.REOPENED,
             details={},

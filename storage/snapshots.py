@@ -28,8 +28,8 @@ def snapshot(case: Case, feedback: Feedback) -> CaseSnapshot:
 def snapshot_of(case: Mapping[str, Any], feedback: Mapping[str, Any]) -> CaseSnapshot:
     """The same from column values not (yet) in ORM objects: the intake plans a new case's
     deadlines from it before inserting the row."""
-    values = {name: case[name] for name in _CASE_FIELDS}
-    values.update({name: feedback[name] for name in _FEEDBACK_FIELDS})
+    values = {name: case[name] for name in _CASE_FIELDS if name in case}  # keyword-only ones may be left out
+    values.update({name: feedback[name] for name in _FEEDBACK_FIELDS if name in feedback})
     values["tags"] = tuple(values["tags"] or ())
     return CaseSnapshot(feedback_id=feedback["id"], **values)
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from bot.domain.business_time import BusinessHours, add_working_time, as_working_time, working_time_between
 from bot.domain.deadline_policy import DeadlineRule, PriorityRule
+from bot.domain.outer_loop import promise_reminders
 from bot.domain.policy import HasDepartment, Policy
 from bot.domain.records import CaseSnapshot, DeadlineRecord, DeadlineSpec, DueDates, Firing, SweepDecision
 from bot.domain.vocabulary import CaseStatus, DeadlineKind, DeliveryKind, EventKind, Priority, Step
@@ -141,8 +142,11 @@ def plan(policy: Policy, case: CaseSnapshot) -> list[DeadlineSpec]:
     """The reminders and escalations the case's current state calls for.
 
     Storage compares this with the rows it has: new ones are added, ones no longer called for
-    (the step was done) are cancelled, and ones already sent are never added again."""
-    if policy.sla is None or case.status == CaseStatus.CLOSED:
+    (the step was done) are cancelled, and ones already sent are never added again. A closed
+    case's only rows are the reminders that its customer is still owed a word (outer_loop)."""
+    if case.status == CaseStatus.CLOSED:
+        return promise_reminders(policy.outer_loop, case)
+    if policy.sla is None:
         return []
     hours = business_hours(policy, case)
     second = policy.sla.escalation.second_level
@@ -228,6 +232,15 @@ def _firing(policy: Policy, case: CaseSnapshot, row: DeadlineRecord) -> Firing:
     due_text = due.isoformat() if due else None
     if row.kind == DeadlineKind.CLAIM_NUDGE:
         return Firing(row.id, EventKind.CLAIM_NUDGE, {"step": row.step, "due_at": due_text}, reply=True)
+    if row.kind == DeadlineKind.PROMISE_REMINDER:
+        return Firing(
+            row.id,
+            EventKind.PROMISE_REMINDED,
+            {"reminder": row.level, "owner": row.recipient},
+            reply=False,
+            recipients=(row.recipient,) if row.recipient else (),
+            dm_kind=DeliveryKind.PROMISE_DM,
+        )
     if row.kind == DeadlineKind.OWNER_REMINDER:
         return Firing(
             row.id,

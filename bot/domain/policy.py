@@ -20,6 +20,7 @@ from pydantic import (
 from bot.domain.deadline_policy import BusinessHoursSpec, PriorityRule, Sla, user_ids
 from bot.domain.digest_policy import DigestPolicy
 from bot.domain.import_policy import ImportPolicy
+from bot.domain.outer_loop import OuterLoop, department_problems
 from bot.domain.sources import Sources
 from bot.domain.themes import Alerts, theme_key
 from bot.domain.vocabulary import Category, Outcome, Priority, Survey
@@ -225,12 +226,14 @@ class Policy(_Strict):
     digest: DigestPolicy | None = None
     # `closeloop import`: which imported responses open live cases (`import` is a Python keyword).
     import_: ImportPolicy = Field(default_factory=ImportPolicy, alias="import")
+    # alerts.theme_spike: tell a department's channel when one theme suddenly has many detractors.
+    alerts: Alerts = Field(default_factory=Alerts)
     # How each survey tool's webhook questions map onto a response (POST /feedback/<tool>).
     sources: Sources = Field(default_factory=Sources)
     # Outbound case events: signed webhooks a CRM mirrors cases from (bot/domain/webhooks.py).
     webhooks: list[CaseWebhook] = Field(default_factory=list, max_length=20)
-    # alerts.theme_spike: tell a department's channel when one theme suddenly has many detractors.
-    alerts: Alerts = Field(default_factory=Alerts)
+    # Telling the customer what was done, and reminding who promised to (bot/domain/outer_loop.py).
+    outer_loop: OuterLoop = Field(default_factory=OuterLoop)
 
     _check_admins = field_validator("admins")(user_ids)
 
@@ -287,6 +290,7 @@ class Policy(_Strict):
             listed = ", ".join(repr(t) for t in repeated)
             problems.append(f"themes: {listed} listed twice (case and spaces aside) — remove the repeat")
         problems.extend(webhook_problems(self.webhooks, names))
+        problems.extend(department_problems(self.outer_loop, names))
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -43,6 +43,8 @@ class FeedbackData:
     touchpoint: str | None = None
     language: str | None = None
     submitted_at: datetime | None = None
+    # customer.contact_ok: False means never write to them (bot/domain/outer_loop.py); None: not said.
+    contact_ok: bool | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     provided: frozenset[str] = frozenset(FEEDBACK_FIELDS)
 
@@ -98,6 +100,9 @@ class CaseSnapshot:
     message_version: int
     post_attempts: int
     opening_score: int | None  # the score it was opened with; None (older cases): unchanged
+    # Where telling the customer stands (vocabulary.FollowUp; None: nothing owed). Keyword-only
+    # with a default, so snapshots built before migration 0016 knew of it still build.
+    follow_up: str | None = field(default=None, kw_only=True)
     feedback_id: int
     external_id: str
     survey: str
@@ -114,6 +119,8 @@ class CaseSnapshot:
     language: str | None
     submitted_at: datetime | None
     received_at: datetime
+    # False: the customer asked not to be contacted (customer.contact_ok at intake); None: not said.
+    contact_ok: bool | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)

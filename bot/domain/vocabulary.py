@@ -71,6 +71,14 @@ class EventKind(StrEnum):
     SNOOZED = "snoozed"
     RECOGNISED = "recognised"  # a leader recognised a closed loop with a note
     TURNED_AROUND = "turned_around"  # on an earlier case: its detractor came back as a promoter
+    # Telling the customer what was done (bot/domain/outer_loop.py): a follow-up queued, sent,
+    # given up, left uncertain by a crash mid-send, or marked not needed; the owner reminded.
+    FOLLOW_UP_QUEUED = "follow_up_queued"
+    CUSTOMER_TOLD = "customer_told"
+    FOLLOW_UP_FAILED = "follow_up_failed"
+    FOLLOW_UP_UNCERTAIN = "follow_up_uncertain"
+    FOLLOW_UP_NOT_NEEDED = "follow_up_not_needed"
+    PROMISE_REMINDED = "promise_reminded"
 
 
 class DeliveryKind(StrEnum):
@@ -91,6 +99,9 @@ class DeliveryKind(StrEnum):
     TURNAROUND = "turnaround"  # a detractor won back, celebrated in the announcements channel
     CLOSED_ITSELF = "closed_itself"  # thread reply: an unclaimed case its customer's new score made moot
     THEME_ALERT = "theme_alert"  # one theme's detractors spiked: the department's channel, naming the cases
+    FOLLOW_UP_REPLY = "follow_up_reply"  # thread reply: the customer was told, or could not be
+    PROMISE_DM = "promise_dm"  # to the owner: the customer was not told yet (outer_loop.remind_after)
+    FOLLOW_UP_DM = "follow_up_dm"  # to the author: a mail's fate is uncertain after a crash, or it failed
 
 
 DM_KINDS = (DeliveryKind.ESCALATION_DM, DeliveryKind.REMINDER_DM, DeliveryKind.ASSIGNED_DM)
@@ -115,6 +126,28 @@ class DeadlineKind(StrEnum):
     CLAIM_NUDGE = "claim_nudge"  # a thread reply mentioning the department
     OWNER_REMINDER = "owner_reminder"  # a DM to the owner before the close deadline
     ESCALATION = "escalation"  # level 1: the department's managers; level 2: the second level
+    PROMISE_REMINDER = "promise_reminder"  # a closed case whose customer was not told yet (its owner)
+
+
+class FollowUp(StrEnum):
+    """Where telling the customer stands on a closed case (cases.customer_follow_up)."""
+
+    OWED = "owed"  # closed with "customer told: no"
+    SENDING = "sending"  # a message is queued or being sent (retried with backoff)
+    TOLD = "told"
+    FAILED = "failed"  # given up: shown on the case, the owner may try again
+    UNCERTAIN = "uncertain"  # a crash mid-send: a person decides whether to send again
+    NOT_NEEDED = "not_needed"
+
+
+class MessageStatus(StrEnum):
+    """One follow-up message (customer_messages.status)."""
+
+    PENDING = "pending"
+    SENDING = "sending"  # written before the SMTP send: found so after a crash, it is uncertain
+    SENT = "sent"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
 
 
 class DeadlineStatus(StrEnum):
