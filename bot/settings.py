@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from dotenv import dotenv_values
 
@@ -216,4 +219,94 @@ def case_webhook_secrets(settings: Settings, webhooks: list[CaseWebhook]) -> dic
                 f"— set it to {SECRET_HELP}"
             )
         secrets[webhook.key] = value
+    return secrets
+
+
+SMTP_HELP = (
+    "smtp://user:password@host:587?starttls=true (or smtps://user:password@host:465; "
+    "percent-encode an @ or : in the password)"
+)
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where follow-ups to customers are sent from (CLOSELOOP_SMTP_URL, CLOSELOOP_MAIL_FROM)."""
+
+    host: str
+    port: int
+    username: str | None
+    password: str | None = field(repr=False)
+    security: str  # "ssl" (smtps), "starttls", or "none" (?starttls=false: a local relay only)
+    sender: str  # the From header as written, e.g. "Acme Support <support@acme.example>"
+    timeout: float = 30.0
+
+
+def mail_settings(settings: Settings) -> MailSettings | None:
+    """The SMTP server and sender, or None when CLOSELOOP_SMTP_URL is not set (e-mail off);
+    a malformed value stops start-up (and `closeloop check`) with one line."""
+    url = (settings.environment.get("CLOSELOOP_SMTP_URL") or "").strip()
+    if not url:
+        return None
+    where = f"CLOSELOOP_SMTP_URL in {settings.source}"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise SettingsError(f"{where} is not a URL ({error}) — set it to {SMTP_HELP}") from error
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise SettingsError(
+            f"{where} must start with smtp:// or smtps:// and name a host — set it to {SMTP_HELP}"
+        )
+    query = {k: v[-1].strip().lower() for k, v in parse_qs(parts.query).items()}
+    unknown = sorted(set(query) - {"starttls", "timeout"})
+    if unknown:
+        raise SettingsError(
+            f"{where} has an unknown option {unknown[0]!r} — only starttls and timeout, as in {SMTP_HELP}"
+        )
+    starttls = query.get("starttls", "true")
+    if starttls not in ("true", "false"):
+        raise SettingsError(f"{where}: starttls={starttls!r} — write starttls=true or starttls=false")
+    try:
+        timeout = float(query.get("timeout", "30"))
+    except ValueError as error:
+        raise SettingsError(f"{where}: timeout must be seconds, e.g. timeout=30") from error
+    security = "ssl" if parts.scheme == "smtps" else "starttls" if starttls == "true" else "none"
+    sender = (settings.environment.get("CLOSELOOP_MAIL_FROM") or "").strip()
+    name, address = parseaddr(sender)
+    local, _, domain = address.rpartition("@")
+    if not sender or not local or "." not in domain or "\n" in sender or "\r" in sender:
+        raise SettingsError(
+            f"CLOSELOOP_MAIL_FROM in {settings.source} is {'not set' if not sender else 'not an address'} "
+            "— set it to the From address of follow-ups, e.g. 'Acme Support <support@acme.example>'"
+        )
+    try:
+        Address(display_name=name, addr_spec=address)
+    except (ValueError, IndexError) as error:
+        raise SettingsError(
+            f"CLOSELOOP_MAIL_FROM in {settings.source} is not an address ({error}) — "
+            "write e.g. support@acme.example"
+        ) from error
+    return MailSettings(
+        host=parts.hostname,
+        port=port or (465 if security == "ssl" else 587 if security == "starttls" else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        security=security,
+        sender=sender,
+        timeout=timeout,
+    )
+
+
+def helpdesk_secrets(settings: Settings, routes: Mapping[str, str]) -> dict[str, str]:
+    """Each helpdesk route's `whsec_` secret (department -> the variable its secret_env names)."""
+    secrets = {}
+    for department, name in routes.items():
+        value = (settings.environment.get(name) or "").strip()
+        problem = "is not set" if not value else secret_problem(value)
+        if problem is not None:
+            raise SettingsError(
+                f"{name} in {settings.source} (the policy's outer_loop.helpdesk.{department}.secret_env) "
+                f"{problem} — set it to {SECRET_HELP}"
+            )
+        secrets[department] = value
     return secrets

@@ -1,0 +1,144 @@
+"""A follow-up as an e-mail, and sending it over SMTP with the standard library.
+
+The message is an `EmailMessage` with a plain-text and an HTML part. Customer text (the name,
+the owner's note) is escaped for HTML with `html.escape`; headers are built by the email package
+(`Address`, the `subject` header), which folds and encodes them, so a name with a newline or a
+quote cannot add a header. What the SMTP server answered decides what happens next: refused
+(a 4xx or 5xx reply, or no connection at all) means known not sent; a connection lost after the
+message was handed over means nobody knows, and a person decides (`Outcome.uncertain`).
+"""
+
+from __future__ import annotations
+
+import html
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, make_msgid
+
+from bot.domain.outer_loop import Composed
+from bot.settings import MailSettings
+
+
+@dataclass(frozen=True)
+class Addresses:
+    sender: str  # the From header as configured
+    to_name: str | None
+    to_address: str
+    reply_to: str | None
+
+
+def _address(name: str | None, address: str) -> Address:
+    # A display name is one line: a newline or other control character in a customer's name
+    # becomes a space, and the email package quotes whatever else needs it.
+    clean = " ".join((name or "").split())
+    clean = "".join(c for c in clean if c.isprintable())
+    username, _, domain = address.strip().rpartition("@")
+    return Address(display_name=clean[:200], username=username, domain=domain)
+
+
+def _paragraphs_html(text: str) -> str:
+    blocks = [b for b in text.replace("\r\n", "\n").split("\n\n")]
+    return "\n".join(
+        "<p>" + "<br>\n".join(html.escape(line) for line in block.split("\n")) + "</p>" for block in blocks
+    )
+
+
+def build_message(composed: Composed, addresses: Addresses, now: datetime, message_id: str) -> EmailMessage:
+    message = EmailMessage()
+    (sender_name, sender_address), *_ = getaddresses([addresses.sender])
+    message["From"] = _address(sender_name, sender_address)
+    message["To"] = _address(addresses.to_name, addresses.to_address)
+    if addresses.reply_to:
+        message["Reply-To"] = _address(None, addresses.reply_to)
+    message["Subject"] = " ".join(composed.subject.split())
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "no"  # a person wrote it: auto-replies are welcome
+    parts = [composed.greeting, composed.note, composed.signature]
+    message.set_content("\n\n".join(p for p in parts if p) + "\n")
+    body = "\n".join(_paragraphs_html(p) for p in parts if p)
+    lang = html.escape(composed.language, quote=True)
+    message.add_alternative(
+        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
+        f"<title>{html.escape(composed.subject)}</title></head>\n<body>\n{body}\n</body></html>\n",
+        subtype="html",
+    )
+    message["Content-Language"] = composed.language  # after the body: set_content drops Content-*
+    return message
+
+
+def new_message_id(sender: str) -> str:
+    domain = getaddresses([sender])[0][1].rpartition("@")[2] or "closeloop.invalid"
+    return make_msgid("closeloop", domain=domain)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """`sent`; or not, with the reason, and whether to try again (`retry`) or whether nobody
+    knows if it went (`uncertain`)."""
+
+    sent: bool
+    reason: str = ""
+    retry: bool = False
+    uncertain: bool = False
+
+
+class SmtpMailer:
+    """One SMTP connection per message: follow-ups are few, and a long-lived connection would
+    need keep-alives and reconnects for nothing."""
+
+    def __init__(self, settings: MailSettings, connect: Callable[..., smtplib.SMTP] | None = None) -> None:
+        self.settings = settings
+        self.connect = connect
+
+    def _open(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.security == "ssl":
+            return smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+        client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        if s.security == "starttls":
+            client.starttls(context=ssl.create_default_context())
+        return client
+
+    def send(self, message: EmailMessage) -> Outcome:
+        try:
+            client = self._open()
+        except (OSError, smtplib.SMTPException) as error:  # not reached: nothing was handed over
+            return Outcome(
+                False, f"could not reach the mail server ({type(error).__name__}: {error})", retry=True
+            )
+        handed_over = False
+        try:
+            with client:
+                if self.settings.username:
+                    client.login(self.settings.username, self.settings.password or "")
+                handed_over = True
+                client.send_message(message)
+            return Outcome(True)
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = [code for code, _ in error.recipients.values()]
+            return Outcome(
+                False, f"the mail server refused the address ({codes})", retry=any(c < 500 for c in codes)
+            )
+        except smtplib.SMTPResponseException as error:
+            text = (
+                error.smtp_error.decode(errors="replace")
+                if isinstance(error.smtp_error, bytes)
+                else str(error)
+            )
+            reason = f"the mail server answered {error.smtp_code} {text[:200]}"
+            if isinstance(error, smtplib.SMTPAuthenticationError):
+                return Outcome(
+                    False, reason + " — check the user and password in CLOSELOOP_SMTP_URL", retry=True
+                )
+            return Outcome(False, reason, retry=error.smtp_code < 500)
+        except (OSError, smtplib.SMTPException) as error:
+            reason = f"the connection to the mail server broke ({type(error).__name__}: {error})"
+            if handed_over:  # it may have been accepted before the answer was lost
+                return Outcome(False, reason, uncertain=True)
+            return Outcome(False, reason, retry=True)
