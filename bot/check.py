@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.domain.policy import Policy
 from bot.policy_file import PolicyError, load_policy
-from bot.settings import Settings, SettingsError, case_webhook_secrets
+from bot.settings import Settings, SettingsError, case_webhook_secrets, helpdesk_secrets, mail_settings
 
 
 def policy_channels(policy: Policy) -> dict[str, str]:
@@ -75,6 +75,16 @@ def run_check(settings: Settings, policy_path: str | None, *, out: Callable[[str
     except SettingsError as error:
         secrets_missing = str(error)
         out(f"✗ {secrets_missing}")
+    try:  # telling the customer: the SMTP server, the sender and the helpdesks' secrets
+        mail = mail_settings(settings)
+        helpdesk_secrets(settings, {d: r.secret_env for d, r in policy.outer_loop.helpdesk.items()})
+        if mail is None:
+            out("· CLOSELOOP_SMTP_URL not set: follow-ups to customers by e-mail are off")
+        else:
+            out(f"✓ follow-ups to customers by e-mail through {mail.host}:{mail.port} ({mail.security})")
+    except SettingsError as error:
+        secrets_missing = secrets_missing or str(error)
+        out(f"✗ {error}")
     for problem in unmapped:
         out(f"✗ {problem}")
     if settings.source_secrets and not unmapped:

@@ -31,6 +31,7 @@ from bot.app.recognition import RecognitionActions
 from bot.app.services import Services
 from bot.app.slack_events import SlackEventLog
 from bot.app.sources import SourceIntake
+from bot.app.tell_customer import TellCustomer
 from bot.bot_identity import BotIdentity
 from bot.clock import Clock, utc_now
 from bot.domain.deadlines import SlaPlanner
@@ -41,6 +42,8 @@ from bot.metrics import Metrics, Owed
 from bot.outbox.alerts import AdminAlerter
 from bot.outbox.failures import Kind, classify
 from bot.outbox.home_publisher import HomePublisher, PublishPace
+from bot.outbox.mail_renderers import with_follow_ups
+from bot.outbox.mail_worker import FollowUpSender, People
 from bot.outbox.pacing import ChannelPacer
 from bot.outbox.promoter_renderers import with_promoters
 from bot.outbox.queue import OutboxQueue, Priority
@@ -53,7 +56,7 @@ from bot.outbox.theme_alert_renderer import with_theme_alerts
 from bot.outbox.webhooks import CaseWebhookSender, ReceiverAlerts
 from bot.outbox.worker import OutboxWorker
 from bot.server import DEFAULT_THREADS
-from bot.settings import Settings, SettingsError, case_webhook_secrets
+from bot.settings import Settings, SettingsError, case_webhook_secrets, helpdesk_secrets, mail_settings
 from bot.slack.digest_post import DigestPoster
 from bot.web import Router, WsgiApp
 from handlers import (
@@ -69,12 +72,14 @@ from handlers import (
     payload_shape,
     promoter_buttons,
     recognition_buttons,
+    tell_customer,
 )
 from handlers.intake import IntakeEndpoint
 from handlers.intake_sources import SourceEndpoint
 from storage.admin_alerts import AdminAlerts
 from storage.case_webhooks import CaseEventMirror, CaseWebhookStore
 from storage.customer_history import CustomerHistories
+from storage.customer_messages import CustomerMessages
 from storage.db import Database, log_failure
 from storage.deadline_store import DeadlineStore
 from storage.digests import DigestStore
@@ -117,10 +122,11 @@ class Runtime:
     metrics: Metrics
     digests: DigestService | None = field(default=None)  # with a digest section in the policy
     scheduler: BackgroundScheduler | None = field(default=None)
-    home: HomeTab | None = field(default=None)
-    home_publisher: HomePublisher | None = field(default=None)
     theme_spikes: ThemeSpikeCheck | None = field(default=None)  # with alerts.theme_spike in the policy
     case_webhooks: CaseWebhookSender | None = field(default=None)  # with webhooks in the policy
+    follow_ups: FollowUpSender | None = field(default=None)  # follow-ups to customers (outer_loop)
+    home: HomeTab | None = field(default=None)
+    home_publisher: HomePublisher | None = field(default=None)
 
     def housekeeping(self) -> None:
         """Forget handled Slack event ids after a day (Slack's retries stop within minutes)."""
@@ -147,6 +153,7 @@ class Runtime:
             self.digests.run_due()
         except Exception as error:
             log_failure(log, "weekly digest", error)
+
     def check_theme_spikes(self) -> int:
         """One theme spike check (the scheduler's job; tests and the demo call it too)."""
         if self.theme_spikes is None:
@@ -189,11 +196,11 @@ class Runtime:
             max_instances=1,
             coalesce=True,
         )
-        if self.policy.sla is not None:
+        if self.policy.sla is not None or self.policy.outer_loop.reminders:  # promises are deadlines too
             scheduler.add_job(
                 self.sweep_deadlines,
                 "interval",
-                seconds=self.policy.sla.sweep_every.total_seconds(),
+                seconds=self.policy.sla.sweep_every.total_seconds() if self.policy.sla else 60.0,
                 id="deadline-sweep",
                 max_instances=1,
                 coalesce=True,
@@ -267,6 +274,8 @@ def digest_service(
         clock=clock,
         refused=refused,
     )
+
+
 def database_health(database: Database) -> dict[str, Any]:
     try:
         with database.engine.connect() as connection:
@@ -343,6 +352,50 @@ def build_home(
     return tab, publisher
 
 
+FOLLOW_UPS_UNIT = "follow_ups"
+
+
+def build_follow_ups(
+    database: Database,
+    policy: Policy,
+    clock: Clock,
+    queue: OutboxQueue,
+    sender: SlackSender,
+    mail: Any,
+    helpdesks: dict[str, str],
+    *,
+    come_back_later: bool,
+) -> tuple[FollowUpSender, TellCustomer]:
+    """Telling the customer: the sender, run by the outbox pool as a unit of its own (at each
+    sweep, when a follow-up is queued, when a backoff ends), and the use case the listeners call."""
+    store = CustomerMessages(database, SlaPlanner(policy))
+    people = People(sender.client)
+    after_change = partial(queue.request, priority=Priority.CLICK)
+    follow_ups = FollowUpSender(
+        store=store,
+        policy=policy,
+        clock=clock,
+        mail=mail,
+        people=people,
+        on_changed=after_change,
+        helpdesk_secrets=helpdesks,
+    )
+    queue.add_unit(FOLLOW_UPS_UNIT, follow_ups.run)
+    if come_back_later:
+        follow_ups.on_deferred = lambda seconds: queue.come_back_unit(FOLLOW_UPS_UNIT, seconds)
+    telling = TellCustomer(
+        store=store,
+        repository=Repository(database, SlaPlanner(policy)),
+        policy=policy,
+        clock=clock,
+        mail_configured=mail is not None,
+        name_of=lambda user: people(user).name,
+        on_queued=partial(queue.request_unit, FOLLOW_UPS_UNIT, Priority.CLICK),
+        on_changed=after_change,
+    )
+    return follow_ups, telling
+
+
 def build_runtime(
     settings: Settings,
     policy: Policy,
@@ -362,6 +415,8 @@ def build_runtime(
     if unmapped:  # a survey tool's route is on, but the policy does not say where its score is
         raise SettingsError(unmapped[0])
     webhook_secrets = case_webhook_secrets(settings, policy.webhooks)  # one line if one is missing
+    mail = mail_settings(settings)  # None: e-mail to customers is off (one line if malformed)
+    helpdesks = helpdesk_secrets(settings, {d: r.secret_env for d, r in policy.outer_loop.helpdesk.items()})
     database = Database(settings.database_url, pool_size=http_threads + LISTENER_THREADS)
     mirror = CaseEventMirror(policy.webhooks) if policy.webhooks else None
     repository = Repository(database, SlaPlanner(policy), mirror)
@@ -377,11 +432,13 @@ def build_runtime(
         sender=sender,
         clock=clock,
         alerter=AdminAlerter(policy=policy, sender=sender, clock=clock, seen=AdminAlerts(database)),
-        renderers=with_theme_alerts(
-            with_promoters(
-                with_recognition(RENDERERS, RecognitionStore(database)), PromoterFollowUps(database)
-            ),
-            ThemeStore(database),
+        renderers=with_follow_ups(
+            with_theme_alerts(
+                with_promoters(
+                    with_recognition(RENDERERS, RecognitionStore(database)), PromoterFollowUps(database)
+                ),
+                ThemeStore(database),
+            )
         ),
         metrics=metrics,
         history=CustomerHistories(database).of,
@@ -399,6 +456,9 @@ def build_runtime(
         outbox_queue.request(outcome.case_id)
 
     cases = CaseActions(repository, policy, clock, after_click)
+    follow_ups, telling = build_follow_ups(
+        database, policy, clock, outbox_queue, sender, mail, helpdesks, come_back_later=come_back_later
+    )
     services = Services(
         policy=policy,
         intake=IntakeService(repository, policy, clock, after_intake, outbox_queue.request),
@@ -420,6 +480,7 @@ def build_runtime(
         ),
         leaderboard=LeaderboardQuery(LeaderboardStore(database), clock),
         clock=clock,
+        tell_customer=telling,
     )
     acks_first = AckFirst()
     listeners = AckFirstExecutor(acks_first, LISTENER_THREADS, thread_name_prefix="closeloop-listener")
@@ -447,6 +508,7 @@ def build_runtime(
     home.register(bolt_app, home_tab)
     recognition_buttons.register(bolt_app, services)
     promoter_buttons.register(bolt_app, services)
+    tell_customer.register(bolt_app, telling)
 
     def bot_joined(channel: str) -> None:
         outbox_worker.store.retry_now()
@@ -488,8 +550,6 @@ def build_runtime(
         sweep_seconds=sweep_seconds,
         sweeper=DeadlineSweeper(deadlines, policy, clock, outbox_queue.request, metrics),
         metrics=metrics,
-        home=home_tab,
-        home_publisher=home_publisher,
         theme_spikes=(
             ThemeSpikeCheck(ThemeStore(database), policy, clock, lambda: outbox_queue.request(None))
             if policy.alerts.theme_spike is not None
@@ -508,4 +568,7 @@ def build_runtime(
             if policy.webhooks
             else None
         ),
+        home=home_tab,
+        home_publisher=home_publisher,
+        follow_ups=follow_ups,
     )

@@ -15,6 +15,7 @@ from bot.slack import kit
 from bot.slack.actions import CallbackId
 from bot.slack.modals import FormErrors, parse_close, parse_contact
 from bot.slack.refusals import words
+from bot.slack.tell_customer import tell_modal
 from handlers import payloads
 
 
@@ -39,6 +40,13 @@ def register(app: App, services: Services) -> None:
         result = services.cases.close(ref.case_id, payloads.user_id(body), details)
         if result.refusal is not None:
             ack(response_action="update", view=_refusal_view("Not closed", words(result.refusal)))
+            return
+        # Closed with "customer told: not yet": the follow-up form takes the close form's place.
+        follow_up = None
+        if services.tell_customer is not None and details.customer_informed is False:
+            follow_up = services.tell_customer.after_close(ref.case_id, payloads.user_id(body))
+        if follow_up is not None and follow_up.case is not None:
+            ack(response_action="update", view=tell_modal(follow_up.case, follow_up.note, follow_up.via))
             return
         ack()
 

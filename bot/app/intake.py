@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StrictStr,
     StringConstraints,
@@ -50,6 +51,8 @@ class CustomerIn(BaseModel):
     account: Short | None = None
     segment: Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     value: Annotated[Decimal, Field(ge=0, le=10**12, max_digits=14, decimal_places=2)] | None = None
+    # false: the customer asked not to be contacted, so closeloop never writes to them.
+    contact_ok: StrictBool | None = None
 
     @field_validator("value", mode="before")
     @classmethod
@@ -170,6 +173,8 @@ def parse_feedback(payload: Any) -> FeedbackData:
     provided = set(model.model_fields_set) & set(FEEDBACK_FIELDS)
     if model.customer is not None:
         provided |= {f"customer_{name}" for name in model.customer.model_fields_set}
+        if "contact_ok" in model.customer.model_fields_set:
+            provided.add("contact_ok")
     submitted = model.submitted_at
     return FeedbackData(
         external_id=str(model.id),
@@ -186,6 +191,7 @@ def parse_feedback(payload: Any) -> FeedbackData:
         touchpoint=model.touchpoint or None,
         language=model.language or None,
         submitted_at=submitted,
+        contact_ok=customer.contact_ok,
         raw=payload,
         provided=frozenset(provided | {"score"}),
     )

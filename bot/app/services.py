@@ -15,6 +15,7 @@ from bot.app.promoters import PromoterActions
 from bot.app.queries import CaseQueries
 from bot.app.recognition import RecognitionActions
 from bot.app.slack_events import SlackEventLog
+from bot.app.tell_customer import TellCustomer
 from bot.domain.policy import Policy
 
 
@@ -30,3 +31,4 @@ class Services:
     promoters: PromoterActions
     leaderboard: LeaderboardQuery
     clock: Callable[[], datetime]
+    tell_customer: TellCustomer | None = None  # the close form goes on to the follow-up form

@@ -33,6 +33,9 @@ class ActionId(StrEnum):
     PROMOTER_REFERENCE = "promoter_reference"
     CLOSE_WON_BACK = "case_close_won_back"
     FULL_COMMENT = "case_full_comment"
+    TELL_CUSTOMER = "case_tell_customer"  # on a closed case, and in the owner's reminder
+    SEND_AGAIN = "case_follow_up_send_again"  # a follow-up whose fate is uncertain: a person decides
+    FOLLOW_UP_NOT_NEEDED = "case_follow_up_not_needed"
 
 
 class CallbackId(StrEnum):
@@ -40,6 +43,7 @@ class CallbackId(StrEnum):
     CONTACT_MODAL = "case_contact_modal"
     HAND_OVER_MODAL = "case_hand_over_modal"
     RECOGNISE_MODAL = "announcement_recognise_modal"
+    TELL_CUSTOMER_MODAL = "case_tell_customer_modal"
 
 
 class BadPayload(ValueError):

@@ -16,6 +16,7 @@ from bot.domain.vocabulary import CaseStatus, Category, Survey
 from bot.slack import kit
 from bot.slack.actions import ActionId, CaseRef
 from bot.slack.labels import CATEGORY_EMOJI, CONTACT_CHANNELS, OUTCOMES, PRIORITIES, STATUSES, STEPS, label
+from bot.slack.tell_customer_state import follow_up_buttons, follow_up_line
 from bot.slack.text import escape, escaped_excerpt, quote, quoted_excerpt, slack_date
 
 COMMENT_LIMIT = 2500  # of a section's 3,000, leaving room for the quote marks and cut marker
@@ -263,7 +264,12 @@ def case_message(
         blocks.append(kit.context(line))
     if case.status == CaseStatus.CLOSED:
         blocks.append(_close_out(case, policy))
+        told = follow_up_line(case, policy)  # telling the customer (bot/slack/tell_customer_state.py)
+        if told:
+            blocks.append(kit.context(told))
     buttons = _buttons(case, masked=policy.privacy.mask_contact_details)
+    if buttons and case.status == CaseStatus.CLOSED:
+        buttons["elements"].extend(follow_up_buttons(case, policy))
     if buttons:
         blocks.append(buttons)
     fallback = f"{headline(case)} — {customer_line(case, policy)}"

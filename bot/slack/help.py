@@ -11,6 +11,6 @@ Commands:
 • `/loop overdue [department]` — open cases that missed a deadline or are about to, oldest first
 • `/loop leaderboard [week|month|quarter]` — loops closed, kudos, and promoters nobody thanked
 • `/loop causes [week|month|quarter|year|30d]` — root causes per department, their outcomes and remedies
-• `/loop themes [department] [week|month|30d]` — the themes rising fastest among detractors
 • `/loop stats [department] [week|month|year|30d]` — NPS ± margin, closure rate, times, deadlines met
+• `/loop themes [department] [week|month|30d]` — the themes rising fastest among detractors
 • `/loop help` — this message"""

@@ -189,7 +189,6 @@ def _themes(values: dict[str, Any], policy: Policy, errors: dict[str, str]) -> t
     return tuple(dict.fromkeys(p for p in picked if isinstance(p, str) and p in policy.themes))
 
 
-
 def parse_contact(values: dict[str, Any]) -> ContactDetails:
     errors: dict[str, str] = {}
     channel = _choice(values, "channel", list(ContactChannel), errors, "how you reached them")

@@ -32,6 +32,8 @@ class User:
     real_name: str
     is_bot: bool = False
     tz: str = "Europe/Berlin"
+    # profile.email, which Slack shows only to an app with the users:read.email scope.
+    email: str | None = None
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,7 @@ class User:
                 "real_name_normalized": self.real_name,
                 "display_name": self.name,
                 "display_name_normalized": self.name,
+                **({"email": self.email} if self.email else {}),
             },
         }
 

@@ -70,9 +70,11 @@ class Workspace:
 
     # --- people and channels -------------------------------------------------------------
 
-    def add_user(self, user_id: str, name: str, real_name: str, *, is_bot: bool = False) -> User:
+    def add_user(
+        self, user_id: str, name: str, real_name: str, *, is_bot: bool = False, email: str | None = None
+    ) -> User:
         with self.lock:
-            user = User(user_id, name, real_name, is_bot=is_bot)
+            user = User(user_id, name, real_name, is_bot=is_bot, email=email)
             self.users[user_id] = user
             return user
 
