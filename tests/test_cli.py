@@ -111,7 +111,7 @@ def test_db_upgrade_creates_the_schema(clean_env, capsys, tmp_path):
     shown = capsys.readouterr()
     assert "database schema: empty" in shown.out and "run `closeloop db upgrade`" in shown.err
     assert cli.main(["db", "upgrade"]) == 0
-    assert "database schema: 0015 (latest: 0015)" in capsys.readouterr().out
+    assert "database schema: 0016 (latest: 0016)" in capsys.readouterr().out
     assert cli.main(["db", "status"]) == 0
 
 
@@ -126,7 +126,22 @@ def test_check_validates_the_policy_without_a_token():
     lines: list[str] = []
     assert run_check(settings_for(None), None, out=lines.append) == 0
     assert lines[0].startswith(f"✓ {EXAMPLE}: valid — 3 departments, 3 routing rules")
-    assert "channel access not checked" in lines[1]
+    assert "· CLOSELOOP_SMTP_URL not set: follow-ups to customers by e-mail are off" in lines
+    assert any("channel access not checked" in line for line in lines[1:])
+
+
+def test_check_tests_the_mail_settings():
+    environ = {"CLOSELOOP_POLICY": str(EXAMPLE), "CLOSELOOP_MAIL_FROM": "Acme <support@acme.example>"}
+    lines: list[str] = []
+    good = environ | {"CLOSELOOP_SMTP_URL": "smtp://u:p@mail.acme.example:587?starttls=true"}
+    assert run_check(load_settings(good, None), None, out=lines.append) == 0
+    shown = "✓ follow-ups to customers by e-mail through mail.acme.example:587"
+    assert any(line.startswith(shown) for line in lines)
+    lines.clear()
+    bad = environ | {"CLOSELOOP_SMTP_URL": "http://mail.acme.example"}
+    assert run_check(load_settings(bad, None), None, out=lines.append) == 1
+    (problem,) = [line for line in lines if line.startswith("✗")]
+    assert "CLOSELOOP_SMTP_URL" in problem
 
 
 def test_check_reports_channels_the_bot_cannot_post_in():
@@ -136,7 +151,7 @@ def test_check_reports_channels_the_bot_cannot_post_in():
         simulator.add_channel("C0PRODUCT", "product")
         lines: list[str] = []
         assert run_check(settings_for(simulator), None, out=lines.append) == 1
-    assert "✓ token works: bot closeloop" in lines[1]
+    assert any(line.startswith("✓ token works: bot closeloop") for line in lines)
     assert (
         "✗ #billing (department billing): the bot is not a member — type `/invite @closeloop` in that channel"
         in lines
@@ -193,7 +208,7 @@ def test_check_says_the_schema_is_outdated(tmp_path):
     lines: list[str] = []
     environ = {"CLOSELOOP_POLICY": str(EXAMPLE), "DATABASE_URL": url}
     assert run_check(load_settings(environ, None), None, out=lines.append) == 1
-    assert "✗ the database schema is 0002, this version needs 0015 — run `closeloop db upgrade`" in lines[-1]
+    assert "✗ the database schema is 0002, this version needs 0016 — run `closeloop db upgrade`" in lines[-1]
 
 
 def test_the_demo_runs_the_whole_loop(tmp_path):
@@ -245,6 +260,8 @@ def test_the_manifest_matches_the_app():
         "im:write",  # conversations.open of a reminder's DM before looking for it again
         "im:history",
         "files:write",  # files_upload_v2: the weekly digest's chart
+        "users:read",  # users.info: a follow-up's Reply-To is its author's own address
+        "users:read.email",
     }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from bot.domain.outbox_rules import moot_reason
 from bot.domain.records import DeliveryRecord, EventRecord
 from bot.domain.vocabulary import DeliveryKind, DeliveryStatus
+from bot.outbox.mail_renderers import FOLLOW_UP_KINDS
 from bot.outbox.promoter_renderers import PROMOTER_KINDS
 from bot.outbox.recognition_renderers import RECOGNITION_KINDS
 from bot.outbox.renderers import (
@@ -66,7 +67,8 @@ def render(policy, kind, case, the_event, recipient=None):
 def test_every_delivery_kind_has_a_renderer(stack):
     """The registry the wiring hands the worker: the applause kinds need a reader of kudos, so
     they are added there (`bot.outbox.recognition_renderers`), not in the bare RENDERERS."""
-    assert set(RENDERERS) | RECOGNITION_KINDS | PROMOTER_KINDS | THEME_ALERT_KINDS == set(DeliveryKind)
+    added = RECOGNITION_KINDS | PROMOTER_KINDS | THEME_ALERT_KINDS | FOLLOW_UP_KINDS
+    assert set(RENDERERS) | added == set(DeliveryKind)
     assert set(stack.runtime.outbox_worker.renderers) == set(DeliveryKind)
 
 

@@ -111,12 +111,14 @@ class BotProcess:
         *,
         name: str,
         clock_ahead_seconds: float = 0.0,
+        environment: dict[str, str] | None = None,
     ) -> None:
         self.simulator = simulator
         self.database_url = database_url
         self.workdir = workdir
         self.log_path = workdir / f"{name}.log"
         self.clock_ahead_seconds = clock_ahead_seconds
+        self.environment = dict(environment or {})  # more variables, e.g. CLOSELOOP_SMTP_URL
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -131,6 +133,7 @@ class BotProcess:
             "CLOSELOOP_POLICY": str(EXAMPLE_POLICY),
             "CLOSELOOP_INTAKE_TOKEN": self.INTAKE_TOKEN,
             "PORT": str(self.port),
+            **self.environment,
         }
         cli = ["run", "--host", "127.0.0.1"]
         if self.clock_ahead_seconds:

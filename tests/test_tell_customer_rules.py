@@ -1,0 +1,301 @@
+"""Telling the customer, below the Slack layer: the policy section and its errors, the pure rules
+(language, refusals, reminders, the note's limits), the SMTP settings' one-line errors, the mail
+built from hostile text, and the message rows on SQLite and PostgreSQL (one follow-up however
+many submit at once; a send interrupted by a crash becomes uncertain, a webhook's goes again)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from bot.domain.outer_loop import (
+    Composed,
+    OuterLoop,
+    compose,
+    contact_refusal,
+    note_problem,
+    promise_reminders,
+    template_for,
+)
+from bot.domain.records import CloseDetails
+from bot.domain.vocabulary import DeliveryKind, DeliveryStatus, FollowUp, MessageStatus
+from bot.outbox.mail import Addresses, build_message
+from bot.policy_file import PolicyError, parse_policy
+from bot.settings import Settings, SettingsError, mail_settings
+from bot.slack.modals import FormErrors
+from bot.slack.tell_customer import parse_note
+from storage.customer_messages import CustomerMessages
+from storage.deadline_store import NoDeadlines
+from storage.models import CustomerMessage, Delivery
+from tests.factories import case_snapshot, feedback_and_triage
+from tests.support.race import race
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+NOT_TOLD = CloseDetails("resolved", "phone", "Product bug", "Workaround given", "Called back.", False)
+
+
+# ---- the policy ---------------------------------------------------------------------------------
+
+
+def with_outer(raw_policy: dict[str, Any], outer: dict[str, Any]) -> dict[str, Any]:
+    return {**raw_policy, "outer_loop": outer}
+
+
+@pytest.mark.parametrize(
+    ("outer", "expected"),
+    [
+        ({"templates": {"en": {"greeting": "Hi {nom},"}}}, "{nom} is not a placeholder"),
+        ({"templates": {"en": {"subject": "One\nTwo"}}}, "a subject is one line"),
+        ({"templates": {"EN": {}}}, "'EN' is not a language tag"),
+        ({"default_language": "de"}, "default_language: 'de' has no template"),
+        ({"suppress": ["not an address"]}, "neither an e-mail address nor a domain"),
+        ({"remind_after": "2"}, "is not a duration"),
+        (
+            {"helpdesk": {"nowhere": {"url": "https://h.example/x", "secret_env": "H_SECRET"}}},
+            "not a department",
+        ),
+        ({"helpdesk": {"support": {"url": "http://h.example/x", "secret_env": "H"}}}, "is not an https URL"),
+    ],
+)
+def test_a_wrong_outer_loop_section_names_the_field_and_the_fix(raw_policy, outer, expected):
+    with pytest.raises(PolicyError) as error:
+        parse_policy(with_outer(raw_policy, outer), "policy.yml")
+    assert expected in str(error.value)
+    assert "outer_loop" in str(error.value)
+
+
+def test_the_defaults_remind_after_two_days_three_times_in_english(raw_policy):
+    outer = parse_policy(raw_policy, "policy.yml").outer_loop
+    assert outer.remind_after == timedelta(days=2) and outer.reminders == 3
+    assert template_for(outer, None)[0] == "en"
+
+
+# ---- pure rules ---------------------------------------------------------------------------------
+
+
+OUTER = OuterLoop.model_validate(
+    {
+        "templates": {"en": {"subject": "About {name}"}, "de": {"greeting": "Hallo {name},"}, "pt-br": {}},
+        "suppress": ["blocked.example", "someone@example.com"],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("language", "picked"),
+    [
+        ("de", "de"),
+        ("DE_at", "de"),
+        ("pt-BR", "pt-br"),
+        ("pt", "en"),
+        (None, "en"),
+        ("", "en"),
+        ("x" * 35, "en"),
+    ],
+)
+def test_the_language_falls_back_from_region_to_language_to_the_default(language, picked):
+    assert template_for(OUTER, language)[0] == picked
+
+
+def test_a_name_with_newlines_cannot_break_the_subject():
+    case = case_snapshot(customer_name="Eve\r\nBcc: x@evil.example")
+    assert "\n" not in compose(OUTER, case, "Alice", "note").subject
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"contact_ok": False}, "opted_out"),
+        ({"customer_email": None}, "no_address"),
+        ({"customer_email": "not-an-address"}, "no_address"),
+        ({"customer_email": "a@blocked.example"}, "suppressed"),
+        ({"customer_email": "SomeOne@Example.com"}, "suppressed"),
+        ({"customer_email": "other@example.com"}, None),
+        ({"contact_ok": True}, None),
+    ],
+)
+def test_who_may_be_written_to(changes, code):
+    refusal = contact_refusal(OUTER, case_snapshot(**{"customer_email": "dana@example.org", **changes}))
+    assert (refusal.code if refusal else None) == code
+
+
+def test_reminders_only_for_a_closed_case_still_owing_a_word():
+    closed = case_snapshot(status="closed", owner_id="U0ALICE", closed_at=NOW, follow_up=FollowUp.OWED)
+    specs = promise_reminders(OUTER, closed)
+    assert [s.due_at - NOW for s in specs] == [timedelta(days=2), timedelta(days=4), timedelta(days=6)]
+    assert {s.recipient for s in specs} == {"U0ALICE"}
+    for state in (FollowUp.TOLD, FollowUp.NOT_NEEDED, FollowUp.SENDING, None):
+        assert promise_reminders(OUTER, replace(closed, follow_up=state)) == []
+    assert promise_reminders(OUTER, replace(closed, status="claimed")) == []
+    assert len(promise_reminders(OUTER, replace(closed, follow_up=FollowUp.FAILED))) == 3
+    assert promise_reminders(OUTER.model_copy(update={"reminders": 0}), closed) == []
+
+
+@pytest.mark.parametrize(
+    ("note", "problem"),
+    [
+        (None, "Write what you want"),
+        ("  \n ", "Write what you want"),
+        ("x" * 3001, "At most 3,000 characters, please (this one has 3,001)."),
+        ("x" * 10_000, "this one has 10,000"),
+        ("x" * 3000, None),
+    ],
+)
+def test_the_notes_limits(note, problem):
+    found = note_problem(note)
+    assert (found is None) if problem is None else (problem in (found or ""))
+
+
+def test_a_forged_submission_with_a_long_or_wrong_note_is_an_error_in_the_modal():
+    for value in ({"value": "x" * 3001}, {"value": 42}, {}, "nonsense"):
+        with pytest.raises(FormErrors) as error:
+            parse_note({"note": {"value": value}})
+        assert set(error.value.errors) == {"note"}
+    assert parse_note({"note": {"value": {"value": " Fixed. "}}}) == "Fixed."
+
+
+# ---- SMTP settings -----------------------------------------------------------------------------
+
+
+def settings_with(**environment: str) -> Settings:
+    return Settings(
+        slack_bot_token="xoxb-1",
+        slack_signing_secret="s",
+        slack_app_token=None,
+        slack_api_url="https://slack.com/api/",
+        database_url="sqlite://",
+        policy_path=None,
+        intake_token=None,
+        port=0,
+        source=".env",
+        environment=environment,
+    )
+
+
+def test_smtp_settings_read_starttls_ssl_and_percent_encoded_passwords():
+    assert mail_settings(settings_with()) is None  # e-mail off
+    plain = mail_settings(
+        settings_with(
+            CLOSELOOP_SMTP_URL="smtp://me:p%40ss@mail.example:2525", CLOSELOOP_MAIL_FROM="a@b.example"
+        )
+    )
+    assert plain is not None and (plain.host, plain.port, plain.security) == (
+        "mail.example",
+        2525,
+        "starttls",
+    )
+    assert plain.username == "me" and plain.password == "p@ss" and "p@ss" not in repr(plain)
+    ssl = mail_settings(
+        settings_with(CLOSELOOP_SMTP_URL="smtps://mail.example", CLOSELOOP_MAIL_FROM="a@b.example")
+    )
+    assert ssl is not None and (ssl.port, ssl.security) == (465, "ssl")
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"CLOSELOOP_SMTP_URL": "http://mail.example"}, "CLOSELOOP_SMTP_URL in .env must start with smtp://"),
+        ({"CLOSELOOP_SMTP_URL": "smtp://mail.example:port"}, "CLOSELOOP_SMTP_URL in .env is not a URL"),
+        ({"CLOSELOOP_SMTP_URL": "smtp://mail.example?tls=yes"}, "unknown option 'tls'"),
+        (
+            {"CLOSELOOP_SMTP_URL": "smtp://mail.example?starttls=maybe"},
+            "write starttls=true or starttls=false",
+        ),
+        ({"CLOSELOOP_SMTP_URL": "smtp://mail.example"}, "CLOSELOOP_MAIL_FROM in .env is not set"),
+        ({"CLOSELOOP_SMTP_URL": "smtp://m.example", "CLOSELOOP_MAIL_FROM": "nobody"}, "is not an address"),
+    ],
+)
+def test_a_wrong_smtp_setting_stops_start_up_with_one_line(environment, expected):
+    with pytest.raises(SettingsError) as error:
+        mail_settings(settings_with(**environment))
+    assert expected in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_mail_escapes_html_and_keeps_headers_whole():
+    composed = Composed("en", "Hi", 'Hello "Bob" <b>&', "<script>x</script>\n\nline & <i>", "— A")
+    addresses = Addresses(
+        'Acme "Support" <s@acme.example>', 'Bob\n"B" <x@y>', "bob@example.com", "a@acme.example"
+    )
+    mail = build_message(composed, addresses, NOW, "<id@acme.example>")
+    text = mail.as_string()
+    assert "\nBcc" not in text and mail["To"].addresses[0].addr_spec == "bob@example.com"
+    markup = mail.get_body(("html",)).get_content()
+    assert "<script>" not in markup and "&lt;script&gt;x&lt;/script&gt;" in markup
+    assert "Hello &quot;Bob&quot; &lt;b&gt;&amp;" in markup and "line &amp; &lt;i&gt;" in markup
+    assert "<script>x</script>" in mail.get_body(("plain",)).get_content()  # plain text is plain
+
+
+# ---- the rows, on both databases ---------------------------------------------------------------
+
+
+@pytest.fixture
+def closed_case(repository, policy):
+    data, decide = feedback_and_triage(policy)
+    outcome = repository.record_feedback(data, decide, NOW)
+    repository.claim(outcome.case_id, "U0ALICE", NOW)
+    result = repository.close(outcome.case_id, "U0ALICE", NOT_TOLD, NOW, expected_owner="U0ALICE")
+    assert result.case is not None and result.case.follow_up == FollowUp.OWED
+    return result.case
+
+
+def queue(store: CustomerMessages, case_id: int, via: str = "email") -> Any:
+    return store.queue(
+        case_id, "U0ALICE", "Fixed.", via=via, to_address="dana@example.com", language="en", now=NOW
+    )
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_one_follow_up_however_many_are_sent_at_once(database, closed_case, backend):
+    store = CustomerMessages(database, NoDeadlines())
+    results = race(6, lambda _i: queue(store, closed_case.id))
+    assert sum(r.refusal is None for r in results) == 1
+    assert {r.refusal for r in results if r.refusal} == {
+        "A follow-up to this customer is on its way already."
+    }
+    assert len(store.of_case(closed_case.id)) == 1
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_send_interrupted_by_a_crash_becomes_uncertain_and_its_author_is_told(database, closed_case):
+    store = CustomerMessages(database, NoDeadlines())
+    queued = queue(store, closed_case.id)
+    (leased,) = store.lease_due(NOW, 60)
+    assert store.mark_sending(queued.message.id, leased.message.lease_until, "a@acme.example", "<m@acme>")
+    assert store.lease_due(NOW, 60) == []  # sending: nobody leases it again
+    assert store.find_interrupted(NOW + timedelta(seconds=30)) == []  # its lease still runs
+    (found,) = store.find_interrupted(NOW + timedelta(seconds=61))
+    assert found.status == MessageStatus.UNCERTAIN
+    assert store.lease_due(NOW + timedelta(hours=1), 60) == []  # never resent by itself
+    assert store.find_interrupted(NOW + timedelta(hours=1)) == []
+    with database.transaction() as session:
+        kinds = [d.kind for d in session.query(Delivery).filter(Delivery.status == DeliveryStatus.PENDING)]
+    assert DeliveryKind.FOLLOW_UP_DM in kinds and DeliveryKind.FOLLOW_UP_REPLY in kinds
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_webhook_interrupted_by_a_crash_simply_goes_again(database, closed_case):
+    store = CustomerMessages(database, NoDeadlines())
+    queued = queue(store, closed_case.id, via="webhook")
+    (leased,) = store.lease_due(NOW, 60)
+    assert store.mark_sending(queued.message.id, leased.message.lease_until, None, "msg_followup_1")
+    assert store.find_interrupted(NOW + timedelta(seconds=61)) == []
+    (again,) = store.lease_due(NOW + timedelta(seconds=61), 60)
+    assert again.message.id == queued.message.id and again.message.attempts == 1
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_marking_sending_is_fenced_by_the_lease(database, closed_case):
+    store = CustomerMessages(database, NoDeadlines())
+    queued = queue(store, closed_case.id)
+    (leased,) = store.lease_due(NOW, 60)
+    with database.transaction() as session:  # the lease ran out and another worker took it
+        session.execute(
+            update(CustomerMessage)
+            .values(lease_until=NOW + timedelta(minutes=5))
+            .where(CustomerMessage.id == queued.message.id)
+        )
+    assert not store.mark_sending(queued.message.id, leased.message.lease_until, None, "<m@acme>")
