@@ -85,14 +85,19 @@ class TellCustomer:
             return "Nothing to send again: the last follow-up's fate is known (the case's thread says it)."
         return None
 
-    def open_form(self, case_id: int, user: str, *, again: bool = False, look_up: bool = True) -> Form:
-        """`look_up`: the owner's name may be asked of Slack (not on an ack's path)."""
+    def _allowed(self, case_id: int, user: str, *, again: bool) -> CaseSnapshot | Form:
+        """The case to go on with, or the refusal to show instead."""
         case = self.repository.find_case(case_id)
         if case is None:
             return Form(None, refusal="This case no longer exists.")
         refusal = self._refusal(case, user, again=again)
-        if refusal is not None:
-            return Form(case, refusal=refusal)
+        return case if refusal is None else Form(case, refusal=refusal)
+
+    def open_form(self, case_id: int, user: str, *, again: bool = False, look_up: bool = True) -> Form:
+        """`look_up`: the owner's name may be asked of Slack (not on an ack's path)."""
+        case = self._allowed(case_id, user, again=again)
+        if isinstance(case, Form):
+            return case
         via = route_of(self.policy.outer_loop, case.department)
         last = self.store.latest(case_id)
         if last is not None and last.status in (MessageStatus.UNCERTAIN, MessageStatus.FAILED):
@@ -112,12 +117,9 @@ class TellCustomer:
 
     def send(self, case_id: int, user: str, note: str, *, again: bool = False) -> Form:
         """Owe the customer `note` (validated by the caller); `refusal` says why not."""
-        case = self.repository.find_case(case_id)
-        if case is None:
-            return Form(None, refusal="This case no longer exists.")
-        refusal = self._refusal(case, user, again=again)
-        if refusal is not None:
-            return Form(case, refusal=refusal)
+        case = self._allowed(case_id, user, again=again)
+        if isinstance(case, Form):
+            return case
         via = route_of(self.policy.outer_loop, case.department)
         queued = self.store.queue(
             case_id,
