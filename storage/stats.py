@@ -15,7 +15,12 @@ PostgreSQL answers from the index alone (migration 0014), and returns a few rows
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ARRAY, ColumnElement, Float, and_, func, literal, literal_column, or_, select, text
@@ -64,30 +69,75 @@ def stamp_step_times(case: Case, snapshot: CaseSnapshot, planner: DeadlinePlanne
             setattr(case, seconds.key, round(took.total_seconds()))
 
 
+@dataclass(frozen=True)
+class StatsCounts:
+    """What storage counts for `/loop stats`: both periods, and the current one's root causes."""
+
+    previous: PeriodCounts
+    current: PeriodCounts
+    root_causes: list[tuple[str | None, int]]
+
+
 class StatsStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def periods(
+    def figures(
         self, department: str | None, before: datetime, since: datetime, until: datetime
-    ) -> tuple[PeriodCounts, PeriodCounts]:
-        """Counts for [before, since) and [since, until): (previous, current)."""
+    ) -> StatsCounts:
+        """Counts for [before, since) and [since, until), and the current period's root causes.
+
+        On PostgreSQL the statements run in two legs on two connections at once (the case counts
+        and responses; the step-time percentiles and root causes), each a transaction of its own:
+        the counts' GROUP BY and the percentiles' sorts cannot use a parallel plan, and each takes
+        about as long as the other, so two cores answer in a little over half the time (the bench's
+        year at 1M responses: 1.6–1.9× faster). Each statement sees the rows committed when it
+        starts (READ COMMITTED), as it did in one transaction."""
+        counts = partial(self._counts, department, before, since, until)
+        times = partial(self._times_and_causes, department, before, since, until)
+        if self.database.is_postgres:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats") as pool:
+                other = pool.submit(times)
+                responses, cases, won_back = counts()
+                step_times, causes = other.result()
+        else:
+            responses, cases, won_back = counts()
+            step_times, causes = times()
+        previous, current = (
+            PeriodCounts(responses[now], cases[now], step_times[now], won_back[now]) for now in (False, True)
+        )
+        return StatsCounts(previous, current, causes)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
         with self.database.transaction() as session:
             if self.database.is_postgres:
                 # Sums over up to a year of rows: JIT compiling costs more than it saves here, and
                 # the percentiles' sorts stay in memory (this transaction only).
                 session.execute(text("SET LOCAL jit = off"))
                 session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
-            responses = self._responses(session, department, before, since, until)
-            cases = self._cases(session, department, before, since, until)
-            won_back = self._won_back(session, department, before, since, until)
-        previous, current = (
-            PeriodCounts(responses[now], *cases[now], won_back[now]) for now in (False, True)
-        )
-        return previous, current
+            yield session
 
-    def root_causes(
-        self, department: str | None, since: datetime, until: datetime
+    def _counts(
+        self, department: str | None, before: datetime, since: datetime, until: datetime
+    ) -> tuple[dict[bool, ResponseCounts], dict[bool, CaseCounts], dict[bool, int]]:
+        with self._session() as session:
+            cases = self._cases(session, _window(department, before, until), since, until)
+            responses = self._responses(session, department, before, since, until)
+            won_back = self._won_back(session, department, before, since, until)
+        return responses, cases, won_back
+
+    def _times_and_causes(
+        self, department: str | None, before: datetime, since: datetime, until: datetime
+    ) -> tuple[dict[bool, dict[str, StepTimes]], list[tuple[str | None, int]]]:
+        with self._session() as session:
+            times = self._times(session, _window(department, before, until), since, until)
+            causes = self._root_causes(session, department, since, until)
+        return times, causes
+
+    @staticmethod
+    def _root_causes(
+        session: Session, department: str | None, since: datetime, until: datetime
     ) -> list[tuple[str | None, int]]:
         """Root causes of the loops closed by a person in the period, most first, then by name (a
         case that closed itself on its customer's new score has none, as in `/loop causes`)."""
@@ -98,8 +148,7 @@ class StatsStore:
         )
         if department is not None:
             query = query.where(Case.department == department)
-        with self.database.transaction() as session:
-            rows = [(cause, int(n)) for cause, n in session.execute(query)]
+        rows = [(cause, int(n)) for cause, n in session.execute(query)]
         return sorted(rows, key=lambda row: (-row[1], row[0] or ""))
 
     # ---- one statement each --------------------------------------------------------------------
@@ -120,16 +169,16 @@ class StatsStore:
             rows[bool(in_current)].append((survey, int(score), int(n)))
         return {key: response_counts(found) for key, found in rows.items()}
 
+    @staticmethod
     def _cases(
-        self, session: Session, department: str | None, before: datetime, since: datetime, until: datetime
-    ) -> dict[bool, tuple[CaseCounts, dict[str, StepTimes]]]:
+        session: Session, window: list[ColumnElement[bool]], since: datetime, until: datetime
+    ) -> dict[bool, CaseCounts]:
         """Each period's cases (those opened in it) as they stood at the period's end: closed by
         then; a step met when done by then and on time, missed when its deadline passed before
-        then with the step not done on time; how long each step took, over the cases that had
-        done it by then. Status is the case's status now.
+        then with the step not done on time. Status is the case's status now.
 
-        The counts are one GROUP BY over a handful of CASE flags per row (cheaper than dozens of
-        FILTERed counts), the percentiles a second statement over the same index range."""
+        One GROUP BY over a handful of CASE flags per row (cheaper than dozens of FILTERed
+        counts); how long each step took is `_times`, a second statement over the same range."""
         current = Case.created_at >= since
         end = sa_case((current, literal(until, UTCDateTime())), else_=literal(since, UTCDateTime()))
         flags: list[ColumnElement[Any]] = [
@@ -141,9 +190,6 @@ class StatsStore:
             met = and_(done.is_not(None), done <= due, done < end)
             missed = and_(due < end, or_(done.is_(None), done > due))
             flags.append(sa_case((met, MET), (missed, MISSED), else_=NOT_COUNTED))
-        window = [Case.created_at >= before, Case.created_at < until]
-        if department is not None:
-            window.append(Case.department == department)
         query = (
             select(*flags, func.count())
             .where(*window)
@@ -163,16 +209,12 @@ class StatsStore:
             for step, state in zip(STEPS, states, strict=True):
                 if state in (MET, MISSED):
                     sla[key][step][0 if state == MET else 1] += n
-        times = self._times(session, window, before, since, until)
         return {
-            key: (
-                CaseCounts(
-                    opened[key],
-                    closed[key],
-                    statuses[key],
-                    {step: StepSla(*counts) for step, counts in sla[key].items()},
-                ),
-                times[key],
+            key: CaseCounts(
+                opened[key],
+                closed[key],
+                statuses[key],
+                {step: StepSla(*counts) for step, counts in sla[key].items()},
             )
             for key in (False, True)
         }
@@ -181,7 +223,6 @@ class StatsStore:
         self,
         session: Session,
         window: list[ColumnElement[bool]],
-        before: datetime,
         since: datetime,
         until: datetime,
     ) -> dict[bool, dict[str, StepTimes]]:
@@ -226,6 +267,14 @@ class StatsStore:
         for current, n in session.execute(query.group_by(text("1"))):
             found[bool(current)] = int(n)
         return found
+
+
+def _window(department: str | None, before: datetime, until: datetime) -> list[ColumnElement[bool]]:
+    """The cases opened in either period (of the department), over `ix_cases_created_at`."""
+    window = [Case.created_at >= before, Case.created_at < until]
+    if department is not None:
+        window.append(Case.department == department)
+    return window
 
 
 def _percentiles(seconds: Any) -> Any:

@@ -76,15 +76,14 @@ class CaseQueries:
         """`/loop stats` (and the weekly digest's headline): the figures of [since, until), with
         those of the period of the same length just before it as `previous`."""
         before = since - (until - since)
-        store = StatsStore(self.repository.database)
-        earlier, current = store.periods(department, before, since, until)
-        previous = loop_stats(before, since, department, earlier)
-        causes = store.root_causes(department, since, until)
+        counts = StatsStore(self.repository.database).figures(department, before, since, until)
+        previous = loop_stats(before, since, department, counts.previous)
+        causes = counts.root_causes
         return loop_stats(
             since,
             until,
             department,
-            current,
+            counts.current,
             root_causes=causes,
             loops_closed=sum(n for _, n in causes),
             previous=previous,
