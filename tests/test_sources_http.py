@@ -233,11 +233,18 @@ def test_a_policy_key_naming_a_question_the_payload_lacks_names_the_key_and_the_
     assert typeform.status == 422
     (problem,) = typeform.body["fields"].items()
     assert problem[0] == "sources.typeform.score_ref"
+    # one line: the wrong id, the ids the payload has, and the key to change
     assert "'nps_score' is not a question of form Qx7Fm2" in problem[1] and "recommend, why" in problem[1]
+    assert problem[1].endswith("— set sources.typeform.score_ref in the policy to one of them")
+    assert "\n" not in problem[1]
     formbricks = tools.post("formbricks", fixture("formbricks"))
     assert formbricks.status == 422
     detail = formbricks.body["fields"]["data.data"]
-    assert "sources.formbricks.score_question" in detail and "q_nps, q_why" in detail
+    assert "'q_recommend'" in detail and "q_nps, q_why" in detail
+    assert detail.endswith(
+        "— if 'q_recommend' is not the score question's id, set sources.formbricks.score_question to it"
+    )
+    assert "\n" not in detail
     assert tools.counts() == EMPTY
 
 

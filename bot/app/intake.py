@@ -149,6 +149,8 @@ def storable(value: Any) -> Any:
     if isinstance(value, str):
         if "\x00" in value:
             value = value.replace("\x00", "")
+        if value.isascii():
+            return value  # most text, checked in C; an encode would copy it
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
