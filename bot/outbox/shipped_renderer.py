@@ -13,6 +13,8 @@ from bot.outbox.sender import Post
 from bot.slack.shipped import summary_message
 from storage.shipped import Summary
 
+SHIPPED_KINDS = frozenset({DeliveryKind.SHIPPED_SUMMARY})
+
 
 class SummaryReader(Protocol):
     def summary(self, delivery_id: int) -> Summary | None: ...
