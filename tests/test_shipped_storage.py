@@ -109,3 +109,34 @@ def test_the_pace_is_a_slot_in_the_database_and_a_dead_send_is_uncertain(databas
     summary = store.summary(delivery.id)
     assert summary is not None and summary.department == "support"
     assert (summary.tally.told, summary.tally.uncertain, summary.tally.failed) == (1, 1, 1)
+
+
+def test_processes_sending_at_once_share_one_pace_and_one_lease_per_customer(database_url, policy, clock):
+    """Four threads (as four processes) ask for the next customer at the same instants: each
+    second, exactly one of them gets one, and no customer is leased twice."""
+    database = Database(database_url)
+    seed(database, "export", customers(6), clock())
+    store = ShippedStore(database)
+    _announce(store, policy, clock)
+    leased: list[int] = []
+    lock = threading.Lock()
+
+    def ask(barrier: threading.Barrier) -> None:
+        barrier.wait()
+        for _ in range(5):
+            got = store.lease_next(clock(), timedelta(seconds=40), SECOND)
+            if got is not None and not isinstance(got, float):
+                with lock:
+                    leased.append(got.id)
+
+    for second in range(1, 6):
+        barrier = threading.Barrier(4)
+        threads = [threading.Thread(target=ask, args=(barrier,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(leased) == second, leased  # one slot a second, whoever asks
+        clock.advance(seconds=1)
+    assert len(set(leased)) == 5
+    database.dispose()
