@@ -16,6 +16,7 @@ from storage.db import Database
 from tests.support.shipped_seed import customers, seed
 from tests.support.smtp_server import SmtpServer
 from tests.test_tell_customer import make_stack, outer_policy
+from tests.test_tell_customer_helpdesk import SECRET, Helpdesk
 
 pytestmark = pytest.mark.backends("sqlite")
 MAYA, OMAR, OPS, ALICE = "U0MAYA", "U0OMAR", "U0OPS", "U0ALICE"  # managers, a leader, an agent
@@ -163,3 +164,47 @@ def test_hostile_names_and_themes_ping_nobody(shipped_stack, clock, smtp):
     assert "&lt;b&gt;now&lt;/b&gt;" in mail.get_body(("html",)).get_content()
     (summary,) = [m for m in stack.simulator.messages(SUPPORT) if "told it is fixed" in m.text]
     assert "*&lt;!here&gt; export*" in summary.text and "<!here>" not in json.dumps(summary.blocks)
+
+
+def test_a_helpdesk_department_is_told_through_its_webhook_and_each_department_gets_its_summary(
+    database_url, raw_policy, clock, smtp
+):
+    desk = Helpdesk(failures=1)
+    try:
+        route = {"url": desk.url, "secret_env": "CLOSELOOP_HELPDESK_SECRET"}
+        policy = outer_policy(raw_policy, helpdesk={"billing": route})
+        database = Database(database_url)
+        seed(database, "invoices", customers(3, "s"), clock())  # support: by e-mail
+        billing = [{"id": f"b-{i}", "name": f"Billed {i}", "department": "billing"} for i in range(2)]
+        seed(database, "invoices", billing, clock())  # no address: their helpdesk knows them
+        with make_stack(database_url, policy, clock, smtp, {"CLOSELOOP_HELPDESK_SECRET": SECRET}) as stack:
+            (modal,) = command(stack, OMAR, "invoices")
+            assert "*5 customers*" in json.dumps(modal["blocks"])
+            stack.slack.submit_view(OMAR, modal["id"], {"note": "Invoices add up again."})
+            sent_all(stack, clock, 60)  # a 500 from the helpdesk: again after its backoff
+            assert len(smtp.mailbox.received) == 3 and desk.bad == []
+            assert len(desk.bodies) == 2 and len(desk.ids) == 3 and len(set(desk.ids)) == 2  # same id again
+            assert {b["type"] for b in desk.bodies} == {"customer.you_said_we_did"}
+            assert {b["data"]["theme"] for b in desk.bodies} == {"invoices"}
+            for channel, n in (("C0SUPPORT", 3), ("C0BILLING", 2)):
+                (summary,) = [
+                    m.text for m in stack.simulator.messages(channel) if "told it is fixed" in m.text
+                ]
+                assert summary == f"✅ {n} customers who reported *invoices* were told it is fixed"
+        database.dispose()
+    finally:
+        desk.stop()
+
+
+def test_the_sender_comes_back_when_its_next_slot_is_due(shipped_stack, clock):
+    stack, database = shipped_stack
+    seed(database, "export", customers(3), clock())
+    (modal,) = command(stack, MAYA, "export")
+    stack.slack.submit_view(MAYA, modal["id"], {"note": "Fixed."})
+    stack.settle()
+    deferred: list[float] = []
+    stack.runtime.shipped.on_deferred = deferred.append  # production: the pool's come-back timer
+    assert stack.runtime.shipped.run() == 0  # the first went at once; the next slot is a second away
+    assert deferred == [1.0]
+    clock.advance(seconds=1)
+    assert stack.runtime.shipped.run() == 1

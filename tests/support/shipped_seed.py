@@ -25,7 +25,7 @@ def seed(
     for n, c in enumerate(customers):
         rows.append(
             {
-                "external_id": f"seed-{theme}-{n}",
+                "external_id": c.get("external_id", f"seed-{theme}-{c.get('id') or c.get('email')}-{n}"),
                 "survey": "nps",
                 "score": 3,
                 "category": c.get("category", Category.DETRACTOR),
