@@ -281,6 +281,8 @@ class ShippedStore:
         stale = (ShippedRecipient.status == MessageStatus.SENDING, ShippedRecipient.lease_until < now)
         error = "the bot stopped while sending: the mail may or may not have gone out"
         with self.database.transaction() as session:
+            if session.scalar(select(ShippedRecipient.id).where(*stale).limit(1)) is None:
+                return 0  # the usual case: nothing was interrupted
             session.execute(
                 update(ShippedRecipient)
                 .where(*stale, ShippedRecipient.via != "email")
@@ -356,7 +358,7 @@ class ShippedStore:
             )
 
     def counts(self, announcement_id: int) -> Counter[str]:
-        """Recipients by status (for tests and `closeloop`'s operators)."""
+        """Recipients by status (for tests)."""
         with self.database.transaction() as session:
             rows = session.execute(
                 select(ShippedRecipient.status, func.count())

@@ -58,6 +58,10 @@ def with_outer(raw_policy: dict[str, Any], outer: dict[str, Any]) -> dict[str, A
         ({"default_language": "de"}, "default_language: 'de' has no template"),
         ({"suppress": ["not an address"]}, "neither an e-mail address nor a domain"),
         ({"remind_after": "2"}, "is not a duration"),
+        ({"templates": {"en": {"shipped_note": "Fixed: {thema}"}}}, "{thema} is not a placeholder"),
+        ({"templates": {"en": {"shipped_subject": "A\nB"}}}, "a subject is one line"),
+        ({"shipped_per_minute": 0}, "shipped_per_minute"),
+        ({"shipped_per_minute": 100000}, "shipped_per_minute"),
         (
             {"helpdesk": {"nowhere": {"url": "https://h.example/x", "secret_env": "H_SECRET"}}},
             "not a department",
