@@ -10,13 +10,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.devkit.local_stack import seed_workspace
 from bot.devkit.simulator import SlackSimulator
 from bot.domain.vocabulary import MessageStatus
-from bot.policy_file import load_policy
 from storage.db import Database
 from storage.models import ShippedRecipient
-from tests.support.crash_helpers import EXAMPLE_POLICY, BotProcess, wait_until
+from tests.support.crash_helpers import mailing_pair, wait_until
 from tests.support.shipped_seed import customers, seed
 from tests.support.smtp_server import SmtpServer
 
@@ -29,17 +27,7 @@ def test_kill_9_halfway_the_restart_goes_on_and_the_interrupted_mail_is_uncertai
     database = Database(database_url)
     seed(database, "export", customers(6), datetime.now(UTC))
     with simulator, SmtpServer() as smtp:
-        seed_workspace(simulator, load_policy(EXAMPLE_POLICY))
-        environment = {"CLOSELOOP_SMTP_URL": smtp.url, "CLOSELOOP_MAIL_FROM": "support@acme.example"}
-        first = BotProcess(simulator, database_url, tmp_path, name="first", environment=environment).start()
-        second = BotProcess(
-            simulator,
-            database_url,
-            tmp_path,
-            name="restarted",
-            environment=environment,
-            clock_ahead_seconds=3600,
-        )
+        first, second = mailing_pair(simulator, database_url, tmp_path, smtp.url)
         try:
             slack = simulator.driver(f"{first.url}/slack/events")
             slack.slash_command(MAYA, "C0SUPPORT", "/loop", "shipped export")
