@@ -121,8 +121,12 @@ class ShippedStore:
         )
         with self.database.transaction() as session:
             found = [Candidate(*row) for row in session.execute(query)]
-            told = set(
-                session.scalars(select(ShippedRecipient.customer).where(ShippedRecipient.theme == theme))
+            told = set(  # a mail known not to have gone (failed) leaves its customer still to tell
+                session.scalars(
+                    select(ShippedRecipient.customer).where(
+                        ShippedRecipient.theme == theme, ShippedRecipient.status != MessageStatus.FAILED
+                    )
+                )
             )
         return found, told
 
@@ -132,7 +136,8 @@ class ShippedStore:
         self, *, theme: str, label: str, note: str, author: str, audience: Audience, now: datetime
     ) -> Announced:
         """One announcement and a row per recipient; a customer someone else queued meanwhile is
-        left to them (the unique key), and an announcement left with nobody is not kept."""
+        left to them (the unique key), one whose mail failed before (known not sent) is taken
+        into this one, and an announcement left with nobody is not kept."""
         departments = sorted({r.department for r in audience.recipients})
         with self.database.transaction() as session:
             row = ShippedAnnouncement(
@@ -148,19 +153,35 @@ class ShippedStore:
             )
             session.add(row)
             session.flush()
-            queued = 0
             connection = session.connection()
             dialect_insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[
                 connection.dialect.name
             ]
-            for chunk in _chunks([_recipient_row(row.id, theme, r) for r in audience.recipients], 500):
+            rows = {r["customer"]: r for r in (_recipient_row(row.id, theme, r) for r in audience.recipients)}
+            written: set[str] = set()
+            for chunk in _chunks(list(rows.values()), 500):
                 inserted = connection.execute(
                     dialect_insert(RECIPIENTS)
                     .values(chunk)
                     .on_conflict_do_nothing(index_elements=[RECIPIENTS.c.theme, RECIPIENTS.c.customer])
-                    .returning(RECIPIENTS.c.id)
+                    .returning(RECIPIENTS.c.customer)
                 )
-                queued += len(list(inserted))
+                written.update(inserted.scalars())
+            for customer in rows.keys() - written:  # there already: taken again only if known unsent
+                retaken = connection.execute(
+                    update(RECIPIENTS)
+                    .where(
+                        RECIPIENTS.c.theme == theme,
+                        RECIPIENTS.c.customer == customer,
+                        RECIPIENTS.c.status == MessageStatus.FAILED,
+                    )
+                    .values(
+                        **rows[customer], lease_until=None, retry_at=None, last_error=None, message_id=None
+                    )
+                ).rowcount
+                if retaken == 1:
+                    written.add(customer)
+            queued = len(written)
             already = len(audience.recipients) - queued
             if queued == 0:
                 session.delete(row)

@@ -140,3 +140,41 @@ def test_processes_sending_at_once_share_one_pace_and_one_lease_per_customer(dat
         clock.advance(seconds=1)
     assert len(set(leased)) == 5
     database.dispose()
+
+
+def test_a_new_confirmation_takes_again_a_customer_whose_mail_failed_but_not_an_uncertain_one(
+    database, policy, clock
+):
+    seed(database, "export", customers(3), clock())
+    store = ShippedStore(database)
+    _announce(store, policy, clock)
+    lease = timedelta(seconds=40)
+    fates = []
+    for fate in ("failed", "uncertain", "sent"):
+        got = store.lease_next(clock(), lease, SECOND)
+        assert got is not None and not isinstance(got, float)
+        assert store.mark_sending(got.id, got.lease_until, f"<{fate}@x>")
+        if fate == "sent":
+            store.mark_sent(got.id, clock())
+        else:
+            store.mark_failed(
+                got.id, "421 try later" if fate == "failed" else "lost", uncertain=fate == "uncertain"
+            )
+        fates.append((fate, got.customer))
+        clock.advance(seconds=1)
+    found, told = store.candidates("export")
+    assert told == {customer for fate, customer in fates if fate != "failed"}
+    who = audience(policy.outer_loop, found, told)
+    assert [r.customer for r in who.recipients] == [fates[0][1]]
+    again = store.announce(
+        theme="export", label="export", note="Now.", author="U0OMAR", audience=who, now=clock()
+    )
+    assert (again.queued, again.already) == (1, 0)
+    retaken = store.lease_next(clock(), lease, SECOND)
+    assert retaken is not None and not isinstance(retaken, float)
+    assert (retaken.customer, retaken.announcement_id, retaken.note, retaken.attempts) == (
+        fates[0][1],
+        again.id,
+        "Now.",
+        0,
+    )
