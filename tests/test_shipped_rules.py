@@ -208,3 +208,19 @@ def test_the_sender_comes_back_when_its_next_slot_is_due(shipped_stack, clock):
     assert deferred == [1.0]
     clock.advance(seconds=1)
     assert stack.runtime.shipped.run() == 1
+
+
+def test_twenty_of_the_longest_most_escaped_names_fit_the_modal(shipped_stack, clock):
+    stack, database = shipped_stack
+    seed(
+        database,
+        "export",
+        [{"id": f"l{i}", "name": "<&>" * 66, "email": f"l{i}@example.com"} for i in range(30)],
+        clock(),
+    )
+    (modal,) = command(stack, MAYA, "export")
+    (listed,) = [
+        b["text"]["text"] for b in modal["blocks"] if b["type"] == "section" and "• " in b["text"]["text"]
+    ]
+    assert len(listed) <= 3000 and listed.count("• &lt;&amp;&gt;") == 20 and "and 10 more" in listed
+    # the fixture fails the test on any Block Kit violation the simulator saw

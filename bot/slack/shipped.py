@@ -16,7 +16,7 @@ from bot.slack.actions import BadPayload, CallbackId
 from bot.slack.case_message import Message
 from bot.slack.text import escape, plain
 
-NAME_SHOWN = 100  # characters of one customer's name in the modal
+NAME_SHOWN = 120  # characters of one customer's name in the modal, escaped: 20 fit a section
 THEME_SHOWN = 100
 
 
@@ -24,11 +24,21 @@ def _theme(label: str) -> str:
     return escape(plain(" ".join(label.split()), THEME_SHOWN))
 
 
+def _name(name: str) -> str:
+    """Escaped and cut so the escaped text fits NAME_SHOWN (`&lt;` is four characters)."""
+    raw = " ".join(name.split())
+    shown = escape(raw)
+    while len(shown) > NAME_SHOWN:
+        raw = raw[: len(raw) * NAME_SHOWN // len(shown) - 1]
+        shown = escape(raw) + "…"
+    return shown
+
+
 def shipped_modal(theme: str, label: str, who: Audience, already_told: int, note: str) -> dict[str, Any]:
     """The customers the fix reaches (count and first 20 names), who is skipped and why, and the
     message, prefilled from the policy's template."""
     names, more = shown_names([r.name for r in who.recipients])
-    listed = "\n".join(f"• {escape(plain(' '.join(n.split()), NAME_SHOWN))}" for n in names)
+    listed = "\n".join(f"• {_name(n)}" for n in names)
     if more:
         listed += f"\n…and {more:,} more"
     count = len(who.recipients)
