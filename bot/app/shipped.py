@@ -70,7 +70,7 @@ class ShippedActions:
             return Preview(refusal=NOT_ALLOWED)
         key = theme_key(theme_words)
         if not key:
-            known = ", ".join(f"`{t}`" for t in self.policy.themes[:20])
+            known = ", ".join(f"`{escape(t)}`" for t in self.policy.themes[:20])
             hint = f" The policy's themes: {known}." if known else ""
             return Preview(refusal=f"Name the theme that is fixed, e.g. `/loop shipped export`.{hint}")
         label = self.label_of(key)
@@ -128,4 +128,4 @@ class ShippedActions:
 
 
 def _shown(label: str) -> str:
-    return escape(label)[:200]
+    return escape(label[:100])
