@@ -2,7 +2,8 @@
 
 `shipped_announcements`: one `/loop shipped <theme>` confirmation, its message and pace;
 `shipped_recipients`: one row per (theme, customer), UNIQUE, so nobody is told twice about one
-theme; `shipped_summaries`: the summary deliveries owed to the departments' channels.
+theme; `shipped_summaries`: the summary deliveries owed to the departments' channels; and an
+index of theme rows by theme, so the audience of a theme is read without the whole history.
 
 Revision ID: 0017
 Revises: 0016
@@ -25,6 +26,7 @@ UTC = storage.models.UTCDateTime
 
 
 def upgrade() -> None:
+    op.create_index("ix_theme_tags_theme_category", "theme_tags", ["theme", "category", "feedback_id"])
     op.create_table(
         "shipped_announcements",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -99,3 +101,4 @@ def downgrade() -> None:
     op.drop_table("shipped_recipients")
     op.drop_index("ix_shipped_announcements_status_id", table_name="shipped_announcements")
     op.drop_table("shipped_announcements")
+    op.drop_index("ix_theme_tags_theme_category", table_name="theme_tags")
