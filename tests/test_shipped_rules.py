@@ -77,6 +77,8 @@ def test_a_non_manager_is_refused_and_a_leader_may(shipped_stack, clock):
     assert answer(stack, ALICE) == NOT_ALLOWED
     (modal,) = command(stack, OPS, "export")  # recognition.leaders
     assert modal["callback_id"] == "shipped_modal"
+    stack.slack.slash_command(ALICE, SUPPORT, "/loop", "help")
+    assert "`/loop shipped <theme>` — managers:" in answer(stack, ALICE)
 
 
 def test_an_empty_or_unknown_theme_or_nobody_left_gets_a_private_answer(shipped_stack, clock, smtp):
