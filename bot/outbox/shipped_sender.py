@@ -84,6 +84,8 @@ class ShippedSender:
                 sent += self._send(leased)
             except Exception:  # one customer's trouble never stops the others; its lease runs out
                 log.exception("'you said, we did' mail %s could not be sent", leased.id)
+        else:
+            wait = 0.0  # a whole batch went (a fast pace): come back at once for the rest
         after = self.clock()
         if self.store.settle(after):
             self.on_settled()
