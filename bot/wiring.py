@@ -29,6 +29,7 @@ from bot.app.promoters import PromoterActions
 from bot.app.queries import CaseQueries
 from bot.app.recognition import RecognitionActions
 from bot.app.services import Services
+from bot.app.shipped import ShippedActions
 from bot.app.slack_events import SlackEventLog
 from bot.app.sources import SourceIntake
 from bot.app.tell_customer import TellCustomer
@@ -50,6 +51,8 @@ from bot.outbox.queue import OutboxQueue, Priority
 from bot.outbox.recognition_renderers import with_recognition
 from bot.outbox.renderers import RENDERERS
 from bot.outbox.sender import SlackSender
+from bot.outbox.shipped_renderer import with_shipped
+from bot.outbox.shipped_sender import ShippedSender
 from bot.outbox.theme_alert_check import CHECK_SECONDS as THEME_CHECK_SECONDS
 from bot.outbox.theme_alert_check import ThemeSpikeCheck
 from bot.outbox.theme_alert_renderer import with_theme_alerts
@@ -72,6 +75,7 @@ from handlers import (
     payload_shape,
     promoter_buttons,
     recognition_buttons,
+    shipped,
     tell_customer,
 )
 from handlers.intake import IntakeEndpoint
@@ -89,6 +93,7 @@ from storage.outbox_store import OutboxStore
 from storage.promoter_follow_ups import PromoterFollowUps
 from storage.recognition_store import RecognitionStore
 from storage.repository import Repository
+from storage.shipped import ShippedStore
 from storage.slack_events import SeenEvents
 from storage.snapshots import snapshot
 from storage.themes import ThemeStore
@@ -125,6 +130,7 @@ class Runtime:
     theme_spikes: ThemeSpikeCheck | None = field(default=None)  # with alerts.theme_spike in the policy
     case_webhooks: CaseWebhookSender | None = field(default=None)  # with webhooks in the policy
     follow_ups: FollowUpSender | None = field(default=None)  # follow-ups to customers (outer_loop)
+    shipped: ShippedSender | None = field(default=None)  # "You said, we did" (`/loop shipped`)
     home: HomeTab | None = field(default=None)
     home_publisher: HomePublisher | None = field(default=None)
 
@@ -396,6 +402,45 @@ def build_follow_ups(
     return follow_ups, telling
 
 
+SHIPPED_UNIT = "shipped"
+
+
+def build_shipped(
+    database: Database,
+    policy: Policy,
+    clock: Clock,
+    queue: OutboxQueue,
+    follow_ups: FollowUpSender,
+    *,
+    come_back_later: bool,
+) -> tuple[ShippedSender, ShippedActions]:
+    """"You said, we did": its sender, a unit of the outbox pool (paced by the database, so it
+    comes back when the next slot is due), and the use case `/loop shipped` calls."""
+    store = ShippedStore(database)
+    sender = ShippedSender(
+        store=store,
+        policy=policy,
+        clock=clock,
+        mail=follow_ups.mail,
+        people=follow_ups.people,
+        on_settled=queue.request_sweep,
+        helpdesk_secrets=follow_ups.helpdesk_secrets,
+        mailer=follow_ups.mailer,
+    )
+    queue.add_unit(SHIPPED_UNIT, sender.run)
+    if come_back_later:
+        sender.on_deferred = lambda seconds: queue.come_back_unit(SHIPPED_UNIT, seconds)
+    actions = ShippedActions(
+        store=store,
+        policy=policy,
+        clock=clock,
+        mail_configured=follow_ups.mail is not None,
+        name_of=lambda user: follow_ups.people(user).name,
+        on_confirmed=partial(queue.request_unit, SHIPPED_UNIT, Priority.CLICK),
+    )
+    return sender, actions
+
+
 def build_runtime(
     settings: Settings,
     policy: Policy,
@@ -432,13 +477,16 @@ def build_runtime(
         sender=sender,
         clock=clock,
         alerter=AdminAlerter(policy=policy, sender=sender, clock=clock, seen=AdminAlerts(database)),
-        renderers=with_follow_ups(
-            with_theme_alerts(
-                with_promoters(
-                    with_recognition(RENDERERS, RecognitionStore(database)), PromoterFollowUps(database)
-                ),
-                ThemeStore(database),
-            )
+        renderers=with_shipped(
+            with_follow_ups(
+                with_theme_alerts(
+                    with_promoters(
+                        with_recognition(RENDERERS, RecognitionStore(database)), PromoterFollowUps(database)
+                    ),
+                    ThemeStore(database),
+                )
+            ),
+            ShippedStore(database),
         ),
         metrics=metrics,
         history=CustomerHistories(database).of,
@@ -458,6 +506,9 @@ def build_runtime(
     cases = CaseActions(repository, policy, clock, after_click)
     follow_ups, telling = build_follow_ups(
         database, policy, clock, outbox_queue, sender, mail, helpdesks, come_back_later=come_back_later
+    )
+    shipped_sender, shipped_actions = build_shipped(
+        database, policy, clock, outbox_queue, follow_ups, come_back_later=come_back_later
     )
     services = Services(
         policy=policy,
@@ -481,6 +532,7 @@ def build_runtime(
         leaderboard=LeaderboardQuery(LeaderboardStore(database), clock),
         clock=clock,
         tell_customer=telling,
+        shipped=shipped_actions,
     )
     acks_first = AckFirst()
     listeners = AckFirstExecutor(acks_first, LISTENER_THREADS, thread_name_prefix="closeloop-listener")
@@ -509,6 +561,7 @@ def build_runtime(
     recognition_buttons.register(bolt_app, services)
     promoter_buttons.register(bolt_app, services)
     tell_customer.register(bolt_app, telling)
+    shipped.register(bolt_app, shipped_actions)
 
     def bot_joined(channel: str) -> None:
         outbox_worker.store.retry_now()
@@ -571,4 +624,5 @@ def build_runtime(
         home=home_tab,
         home_publisher=home_publisher,
         follow_ups=follow_ups,
+        shipped=shipped_sender,
     )

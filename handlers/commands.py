@@ -1,4 +1,5 @@
-"""The `/loop` slash command: `help`, `mine`, `overdue`, `leaderboard` and `causes`."""
+"""The `/loop` slash command: `help`, `mine`, `overdue`, `leaderboard`, `causes`, `themes`, `stats`
+and `shipped` (handlers.shipped)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from bot.app.services import Services
 from bot.domain.causes import period_days
@@ -20,6 +22,7 @@ from bot.slack.overdue_report import overdue_report
 from bot.slack.stats_report import stats_answer
 from bot.slack.text import escape
 from bot.slack.themes_report import themes_answer
+from handlers import shipped
 
 
 def overdue_answer(services: Services, words: list[str], links: WorkspaceLinks) -> dict[str, Any]:
@@ -109,10 +112,13 @@ def register(app: App, services: Services) -> None:
     links = WorkspaceLinks(app.client)
 
     @app.command("/loop")
-    def loop_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def loop_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         words = str(command.get("text") or "").split()
         if not words or words[0].lower() == "help":
             ack(text=HELP)
+            return
+        if words[0].lower() == "shipped":
+            shipped.open_modal(services.shipped, command, words[1:], ack, client, respond)
             return
         if words[0].lower() == "mine":
             ack()  # the links need the workspace's address, a Web API call: never before ack

@@ -536,3 +536,74 @@ class CustomerMessage(Base):
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+# `/loop shipped <theme>`: one theme's detractor and passive responses, whenever they came
+# (migration 0017); the index above leads with the category and the time, for counting periods.
+Index("ix_theme_tags_theme_category", ThemeTag.theme, ThemeTag.category, ThemeTag.feedback_id)
+
+
+class ShippedAnnouncement(Base):
+    """"You said, we did" (`/loop shipped <theme>`, migration 0017): one confirmation, its message
+    and author, and the pace its mails go at. `next_at` is the next free send slot, taken with a
+    conditional update, so every process together keeps `outer_loop.shipped_per_minute`.
+    `status` is `sending` until each recipient is settled, then `done` (the summary is owed then,
+    once: the transaction that flips it writes the summary's deliveries)."""
+
+    __tablename__ = "shipped_announcements"
+    __table_args__ = (Index("ix_shipped_announcements_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    theme: Mapped[str] = mapped_column(String(100))  # the theme key (bot.domain.themes.theme_key)
+    label: Mapped[str] = mapped_column(String(100))  # as shown: the policy's spelling, or the key
+    note: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(50))
+    departments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    skipped: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {department: {reason: n}}
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ShippedRecipient(Base):
+    """One customer told (or to be told) about one theme. UNIQUE (theme, customer): whatever
+    confirms, twice or in two processes at once, a customer is written to once per theme (the
+    insert does nothing on conflict). `sending` is committed before the SMTP send, as for a
+    follow-up: found so with its lease gone, the mail is uncertain and never resent by itself."""
+
+    __tablename__ = "shipped_recipients"
+    __table_args__ = (
+        UniqueConstraint("theme", "customer", name="uq_shipped_recipients_theme_customer"),
+        Index("ix_shipped_recipients_announcement_id_status", "announcement_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("shipped_announcements.id"))
+    theme: Mapped[str] = mapped_column(String(100))
+    customer: Mapped[str] = mapped_column(String(330))  # "id:<customer id>" or "email:<address>"
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback.id"))  # the latest matching response
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    department: Mapped[str] = mapped_column(String(100))
+    via: Mapped[str] = mapped_column(String(10))  # email | webhook
+    name: Mapped[str | None] = mapped_column(String(200))
+    to_address: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str | None] = mapped_column(String(35))
+    status: Mapped[str] = mapped_column(String(20))  # pending | sending | sent | failed | uncertain
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[str | None] = mapped_column(String(250))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class ShippedSummary(Base):
+    """The summary owed to one department's channel when an announcement is done: which
+    delivery posts it (the renderer reads the counts through it)."""
+
+    __tablename__ = "shipped_summaries"
+
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("shipped_announcements.id"))
+    department: Mapped[str] = mapped_column(String(100))

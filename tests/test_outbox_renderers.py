@@ -22,6 +22,7 @@ from bot.outbox.renderers import (
     case_message_rendering,
 )
 from bot.outbox.sender import Edit, Post
+from bot.outbox.shipped_renderer import SHIPPED_KINDS
 from bot.outbox.theme_alert_renderer import THEME_ALERT_KINDS
 from bot.slack.case_message import Message
 from storage.models import Delivery
@@ -67,7 +68,7 @@ def render(policy, kind, case, the_event, recipient=None):
 def test_every_delivery_kind_has_a_renderer(stack):
     """The registry the wiring hands the worker: the applause kinds need a reader of kudos, so
     they are added there (`bot.outbox.recognition_renderers`), not in the bare RENDERERS."""
-    added = RECOGNITION_KINDS | PROMOTER_KINDS | THEME_ALERT_KINDS | FOLLOW_UP_KINDS
+    added = RECOGNITION_KINDS | PROMOTER_KINDS | THEME_ALERT_KINDS | FOLLOW_UP_KINDS | SHIPPED_KINDS
     assert set(RENDERERS) | added == set(DeliveryKind)
     assert set(stack.runtime.outbox_worker.renderers) == set(DeliveryKind)
 

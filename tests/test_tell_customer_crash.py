@@ -9,16 +9,14 @@ from typing import Any
 
 import pytest
 
-from bot.devkit.local_stack import seed_workspace
 from bot.devkit.simulator import SlackSimulator
 from bot.domain.vocabulary import FollowUp, MessageStatus
-from bot.policy_file import load_policy
 from storage.customer_messages import CustomerMessages
 from storage.db import Database
 from storage.deadline_store import NoDeadlines
 from storage.repository import Repository
 from tests.factories import CLOSE_FORM, payload
-from tests.support.crash_helpers import EXAMPLE_POLICY, BotProcess, wait_until
+from tests.support.crash_helpers import mailing_pair, wait_until
 from tests.support.smtp_server import SmtpServer
 
 pytestmark = [pytest.mark.process, pytest.mark.backends("postgresql")]
@@ -37,19 +35,8 @@ def test_kill_9_mid_send_leaves_the_mail_uncertain_and_only_a_person_sends_it_ag
     repository = Repository(database)
     messages = CustomerMessages(database, NoDeadlines())
     with simulator, SmtpServer() as smtp:
-        seed_workspace(simulator, load_policy(EXAMPLE_POLICY))
+        first, second = mailing_pair(simulator, database_url, tmp_path, smtp.url)
         simulator.workspace.user(OWNER).email = "alice@company.example"
-        environment = {"CLOSELOOP_SMTP_URL": smtp.url, "CLOSELOOP_MAIL_FROM": "support@acme.example"}
-        first = BotProcess(simulator, database_url, tmp_path, name="first", environment=environment).start()
-        # The restarted process's clock is an hour on: the dead one's lease has run out for it.
-        second = BotProcess(
-            simulator,
-            database_url,
-            tmp_path,
-            name="restarted",
-            environment=environment,
-            clock_ahead_seconds=3600,
-        )
         try:
             status, answer = first.post_feedback(payload(id="crash-mail"))
             assert status == 202, answer

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email import policy as email_policy
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from sqlalchemy import update
 
 from bot.domain.outer_loop import (
@@ -54,6 +58,10 @@ def with_outer(raw_policy: dict[str, Any], outer: dict[str, Any]) -> dict[str, A
         ({"default_language": "de"}, "default_language: 'de' has no template"),
         ({"suppress": ["not an address"]}, "neither an e-mail address nor a domain"),
         ({"remind_after": "2"}, "is not a duration"),
+        ({"templates": {"en": {"shipped_note": "Fixed: {thema}"}}}, "{thema} is not a placeholder"),
+        ({"templates": {"en": {"shipped_subject": "A\nB"}}}, "a subject is one line"),
+        ({"shipped_per_minute": 0}, "shipped_per_minute"),
+        ({"shipped_per_minute": 100000}, "shipped_per_minute"),
         (
             {"helpdesk": {"nowhere": {"url": "https://h.example/x", "secret_env": "H_SECRET"}}},
             "not a department",
@@ -227,6 +235,19 @@ def test_the_mail_escapes_html_and_keeps_headers_whole():
     assert "<script>" not in markup and "&lt;script&gt;x&lt;/script&gt;" in markup
     assert "Hello &quot;Bob&quot; &lt;b&gt;&amp;" in markup and "line &amp; &lt;i&gt;" in markup
     assert "<script>x</script>" in mail.get_body(("plain",)).get_content()  # plain text is plain
+
+
+@given(st.text(alphabet=st.sampled_from('<>@,;:."\\ ()[]!éß漢\u202e\nabcXYZ'), max_size=300))
+@example("<!channel> <@U0MAYA> <https://evil.example|x>" + "x" * 200)  # longer than a header line
+@example("\\" * 60)  # short, but its escapes make it long
+@example('"' * 100)
+def test_whatever_the_name_the_mail_as_sent_has_one_recipient_the_customer(name):
+    """Re-read from its bytes: a long quoted name the email package refolds must not lose its
+    quotes, or `<!channel> <x@y>` in it would read as the addresses."""
+    composed = Composed("en", "Hi", "Hello", "Note", "— A")
+    mail = build_message(composed, Addresses("s@acme.example", name, "bob@example.com", None), NOW, "<i@a.x>")
+    parsed = message_from_bytes(mail.as_bytes(), policy=email_policy.default)
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["bob@example.com"]
 
 
 # ---- the rows, on both databases ---------------------------------------------------------------

@@ -14,6 +14,7 @@ from bot.app.leaderboard import LeaderboardQuery
 from bot.app.promoters import PromoterActions
 from bot.app.queries import CaseQueries
 from bot.app.recognition import RecognitionActions
+from bot.app.shipped import ShippedActions
 from bot.app.slack_events import SlackEventLog
 from bot.app.tell_customer import TellCustomer
 from bot.domain.policy import Policy
@@ -32,3 +33,4 @@ class Services:
     leaderboard: LeaderboardQuery
     clock: Callable[[], datetime]
     tell_customer: TellCustomer | None = None  # the close form goes on to the follow-up form
+    shipped: ShippedActions | None = None  # `/loop shipped <theme>`: "You said, we did"

@@ -21,7 +21,7 @@ from bot.domain.records import CaseSnapshot, DeadlineSpec
 from bot.domain.vocabulary import CaseStatus, DeadlineKind, FollowUp, Step
 
 NOTE_MAX = 3000  # a plain_text_input's own limit in Slack
-PLACEHOLDERS = frozenset({"name", "owner", "case", "remedy", "root_cause"})
+PLACEHOLDERS = frozenset({"name", "owner", "case", "remedy", "root_cause", "theme"})
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 DOMAIN = re.compile(r"^@?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 ADDRESS = re.compile(r"^[^@\s<>\"]+@[a-z0-9.-]+\.[a-z]{2,}$")
@@ -54,8 +54,14 @@ class MailTemplate(_Strict):
         max_length=NOTE_MAX,
     )
     signature: str = Field(default="Best regards,\n{owner}", max_length=1000)
+    # "You said, we did" (`/loop shipped <theme>`): `{theme}` is the theme as the policy spells it.
+    shipped_subject: str = Field(default="You said, we did: {theme}", min_length=1, max_length=200)
+    shipped_note: str = Field(
+        default="You told us about {theme}. We listened, and it is fixed now. Thank you for telling us.",
+        max_length=NOTE_MAX,
+    )
 
-    @field_validator("subject", "greeting", "note", "signature")
+    @field_validator("subject", "greeting", "note", "signature", "shipped_subject", "shipped_note")
     @classmethod
     def _known(cls, value: str) -> str:
         unknown = _placeholders(value) - PLACEHOLDERS
@@ -66,7 +72,7 @@ class MailTemplate(_Strict):
             )
         return value
 
-    @field_validator("subject")
+    @field_validator("subject", "shipped_subject")
     @classmethod
     def _one_line(cls, value: str) -> str:
         if "\n" in value or "\r" in value:
@@ -107,6 +113,8 @@ class OuterLoop(_Strict):
     suppress: list[str] = Field(default_factory=list, max_length=10000)
     # Departments whose follow-ups go to a helpdesk webhook instead of e-mail.
     helpdesk: dict[str, HelpdeskRoute] = Field(default_factory=dict)
+    # `/loop shipped`: mails (or helpdesk posts) a minute, all processes together.
+    shipped_per_minute: int = Field(default=60, ge=1, le=600)
 
     @field_validator("templates")
     @classmethod
@@ -158,7 +166,7 @@ class Composed:
     signature: str
 
 
-class _Filled(dict[str, str]):
+class Filled(dict[str, str]):
     def __missing__(self, key: str) -> str:  # validated away; never raise on a stored template
         return ""
 
@@ -172,8 +180,8 @@ def template_for(outer: OuterLoop, language: str | None) -> tuple[str, MailTempl
     return outer.default_language, outer.templates[outer.default_language]
 
 
-def _values(case: CaseSnapshot, owner_name: str) -> _Filled:
-    return _Filled(
+def _values(case: CaseSnapshot, owner_name: str) -> Filled:
+    return Filled(
         name=(case.customer_name or "").strip() or ANONYMOUS,
         owner=owner_name,
         case=str(case.id),
@@ -189,8 +197,14 @@ def prefilled_note(outer: OuterLoop, case: CaseSnapshot, owner_name: str) -> str
 
 def compose(outer: OuterLoop, case: CaseSnapshot, owner_name: str, note: str) -> Composed:
     language, template = template_for(outer, case.language)
-    values = _values(case, owner_name)
-    subject = " ".join(template.subject.format_map(values).split())  # a name's newline stays out
+    return compose_from(language, template, template.subject, _values(case, owner_name), note)
+
+
+def compose_from(
+    language: str, template: MailTemplate, subject_template: str, values: Filled, note: str
+) -> Composed:
+    """The template's greeting and signature around `note`, under `subject_template`."""
+    subject = " ".join(subject_template.format_map(values).split())  # a name's newline stays out
     return Composed(
         language,
         subject[:200],
@@ -234,15 +248,22 @@ class ContactRefusal:
 def contact_refusal(outer: OuterLoop, case: CaseSnapshot) -> ContactRefusal | None:
     """Why this customer must not (or cannot) be written to; None when they may. Checked when
     the button is drawn, when the form is sent and again just before the message goes."""
-    if case.contact_ok is False:
+    return refusal_of(outer, case.department, case.contact_ok, case.customer_email)
+
+
+def refusal_of(
+    outer: OuterLoop, department: str, contact_ok: bool | None, email: str | None
+) -> ContactRefusal | None:
+    """`contact_refusal` for a response's own fields (the "You said, we did" audience has no case)."""
+    if contact_ok is False:
         return ContactRefusal(
             "opted_out", "The customer asked not to be contacted (contact_ok: false in their response)."
         )
-    if route_of(outer, case.department) == "webhook":
+    if route_of(outer, department) == "webhook":
         return None  # the helpdesk knows the customer by id and address, and its own opt-outs
-    if not case.customer_email or not ADDRESS.match(case.customer_email.strip().casefold()):
+    if not email or not ADDRESS.match(email.strip().casefold()):
         return ContactRefusal("no_address", "The response has no e-mail address to write to.")
-    if suppressed(outer, case.customer_email):
+    if suppressed(outer, email):
         return ContactRefusal(
             "suppressed", "The customer's address is on the policy's suppression list (outer_loop.suppress)."
         )

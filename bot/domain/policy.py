@@ -334,6 +334,11 @@ class Policy(_Strict):
         """A manager of the case's department, or one of `recognition.leaders`."""
         return user in self.department_of(item).managers or user in self.recognition.leaders
 
+    def may_announce_shipped(self, user: str) -> bool:
+        """"You said, we did" writes to many customers: a manager of any department, or one of
+        `recognition.leaders`."""
+        return user in self.recognition.leaders or any(user in d.managers for d in self.departments)
+
     def opens_case(self, category: Category) -> bool:
         return category in self.cases.open_for
 

@@ -79,6 +79,7 @@ class EventKind(StrEnum):
     FOLLOW_UP_UNCERTAIN = "follow_up_uncertain"
     FOLLOW_UP_NOT_NEEDED = "follow_up_not_needed"
     PROMISE_REMINDED = "promise_reminded"
+    SHIPPED_TOLD = "shipped_told"  # "You said, we did": the customer was told a theme was fixed
 
 
 class DeliveryKind(StrEnum):
@@ -102,6 +103,7 @@ class DeliveryKind(StrEnum):
     FOLLOW_UP_REPLY = "follow_up_reply"  # thread reply: the customer was told, or could not be
     PROMISE_DM = "promise_dm"  # to the owner: the customer was not told yet (outer_loop.remind_after)
     FOLLOW_UP_DM = "follow_up_dm"  # to the author: a mail's fate is uncertain after a crash, or it failed
+    SHIPPED_SUMMARY = "shipped_summary"  # "You said, we did": told / skipped / failed, per department
 
 
 DM_KINDS = (DeliveryKind.ESCALATION_DM, DeliveryKind.REMINDER_DM, DeliveryKind.ASSIGNED_DM)

@@ -32,13 +32,19 @@ class Addresses:
     reply_to: str | None
 
 
+NAME_MAX = 60  # characters of a display name; see `_address`
+
+
 def _address(name: str | None, address: str) -> Address:
     # A display name is one line: a newline or other control character in a customer's name
-    # becomes a space, and the email package quotes whatever else needs it.
+    # becomes a space, and the email package quotes whatever else needs it. It is kept short and
+    # without quotes or backslashes: a quoted name longer than a header line (or one its escapes
+    # make so) is refolded by the email package without its quotes, and `<!x> <@y> <z>` in it
+    # would then read as the addresses (`To: <!channel> … <dana@…>`).
     clean = " ".join((name or "").split())
-    clean = "".join(c for c in clean if c.isprintable())
+    clean = "".join(c for c in clean if c.isprintable() and c not in '"\\')
     username, _, domain = address.strip().rpartition("@")
-    return Address(display_name=clean[:200], username=username, domain=domain)
+    return Address(display_name=clean[:NAME_MAX].strip(), username=username, domain=domain)
 
 
 def _paragraphs_html(text: str) -> str:

@@ -63,6 +63,23 @@ class People:
         return self._known[user_id]
 
 
+def post_to_helpdesk(post: Post, url: str, secret: str, event_id: str, now: datetime, body: str) -> Outcome:
+    """A signed POST (Standard Webhooks) and what its answer means: 2xx sent; 5xx, 429 or no
+    answer tried again (the same id, so the receiver drops a copy); other answers given up."""
+    headers = signed_headers(secret, event_id, now, body)
+    try:
+        answer = post(url, body.encode(), headers, WEBHOOK_TIMEOUT)
+    except (OSError, ValueError) as error:
+        return Outcome(False, f"the helpdesk did not answer ({type(error).__name__})", retry=True)
+    if 200 <= answer.status < 300:
+        return Outcome(True)
+    return Outcome(
+        False,
+        f"the helpdesk answered HTTP {answer.status}",
+        retry=answer.status >= 500 or answer.status == 429,
+    )
+
+
 class FollowUpSender:
     def __init__(
         self,
@@ -168,17 +185,8 @@ class FollowUpSender:
             },
             separators=(",", ":"),
         )
-        headers = signed_headers(self.helpdesk_secrets[case.department], event_id, now, body)
-        try:
-            answer = self.post(route.url, body.encode(), headers, WEBHOOK_TIMEOUT)
-        except (OSError, ValueError) as error:
-            return Outcome(False, f"the helpdesk did not answer ({type(error).__name__})", retry=True)
-        if 200 <= answer.status < 300:
-            return Outcome(True)
-        return Outcome(
-            False,
-            f"the helpdesk answered HTTP {answer.status}",
-            retry=answer.status >= 500 or answer.status == 429,
+        return post_to_helpdesk(
+            self.post, route.url, self.helpdesk_secrets[case.department], event_id, now, body
         )
 
     def _record(self, leased: Leased, outcome: Outcome) -> int:

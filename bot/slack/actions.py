@@ -44,6 +44,7 @@ class CallbackId(StrEnum):
     HAND_OVER_MODAL = "case_hand_over_modal"
     RECOGNISE_MODAL = "announcement_recognise_modal"
     TELL_CUSTOMER_MODAL = "case_tell_customer_modal"
+    SHIPPED_MODAL = "shipped_modal"  # "You said, we did": the customers, and the message to send
 
 
 class BadPayload(ValueError):

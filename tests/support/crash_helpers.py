@@ -27,8 +27,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.devkit.local_stack import seed_workspace
 from bot.devkit.simulator import BOT_USER_ID, Message, SlackSimulator
 from bot.domain.vocabulary import DeliveryStatus
+from bot.policy_file import load_policy
 from storage.db import Database
 from storage.models import Case, Delivery, DigestRow, Feedback
 
@@ -190,6 +192,20 @@ class BotProcess:
             return self.log_path.read_text(errors="replace")[-6000:]
         except OSError:
             return ""
+
+
+def mailing_pair(
+    simulator: SlackSimulator, database_url: str, tmp_path: Any, smtp_url: str
+) -> tuple[BotProcess, BotProcess]:
+    """A bot that mails through `smtp_url`, started, and the one that restarts after it is
+    killed (not started), whose clock is an hour on: the dead one's leases have run out for it."""
+    seed_workspace(simulator, load_policy(EXAMPLE_POLICY))
+    environment = {"CLOSELOOP_SMTP_URL": smtp_url, "CLOSELOOP_MAIL_FROM": "support@acme.example"}
+    first = BotProcess(simulator, database_url, tmp_path, name="first", environment=environment).start()
+    second = BotProcess(
+        simulator, database_url, tmp_path, name="restarted", environment=environment, clock_ahead_seconds=3600
+    )
+    return first, second
 
 
 # ---- the ledger: what the database owes, and what Slack shows -----------------------------------

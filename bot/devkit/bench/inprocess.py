@@ -20,12 +20,14 @@ from bot.devkit.bench.report import Figure, Report
 from bot.domain.deadlines import SlaPlanner
 from bot.domain.leaderboard import Period
 from bot.domain.policy import Policy
+from bot.domain.shipped import audience
 from bot.domain.vocabulary import DeadlineStatus
 from storage.db import Database
 from storage.deadline_store import DeadlineStore
 from storage.leaderboard import LeaderboardStore
 from storage.models import Deadline
 from storage.repository import Repository
+from storage.shipped import ShippedStore
 from storage.snapshots import snapshot
 
 T = TypeVar("T")
@@ -119,6 +121,24 @@ def themes_query(database: Database, policy: Policy, report: Report, label: str)
     milliseconds, result = median_of_five(lambda: queries.themes(until - timedelta(days=30), until))
     found = f"{sum(t.current for t in result.themes):,} themed detractors" if result else ""
     report.add(Figure(f"/loop themes month query, {label} cases", milliseconds, "ms", note=found))
+
+
+def shipped_audience(database: Database, policy: Policy, report: Report, label: str) -> None:
+    """`/loop shipped <theme>`'s audience, read as the modal opens and again at confirming: a
+    theme's detractor and passive responses (ix_theme_tags_theme_category), each customer once.
+    The pre-fill tags each response with its department, so one theme holds a department's share;
+    its responses have no e-mail address, so every customer is counted as skipped."""
+    store = ShippedStore(database)
+    theme = policy.departments[0].name
+
+    def read() -> tuple[int, int, int]:
+        found, told = store.candidates(theme)
+        who = audience(policy.outer_loop, found, told)
+        return len(found), len(who.recipients), sum(who.skipped_by_reason().values())
+
+    milliseconds, (responses, reached, skipped) = median_of_five(read)
+    note = f"{responses:,} responses, {reached + skipped:,} customers ({skipped:,} skipped: no address)"
+    report.add(Figure(f"/loop shipped audience, {label} cases", milliseconds, "ms", note=note))
 
 
 def causes_query(database: Database, policy: Policy, report: Report, label: str) -> None:

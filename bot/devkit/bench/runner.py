@@ -96,6 +96,7 @@ def _phases(bench: live.Bench, sizes: Sizes) -> None:
         inprocess.leaderboard_query(store.db, report, _label(cases))
         inprocess.causes_query(store.db, policy, report, _label(cases))
         inprocess.themes_query(store.db, policy, report, _label(cases))
+        inprocess.shipped_audience(store.db, policy, report, _label(cases))
         export_figures(store.url, bench.workdir, report, _label(cases))
         live.clicks(bench, _label(cases))
         _say(f"/loop stats, a month and a year, at {cases:,} cases")
