@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cached_property
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -58,8 +59,9 @@ class ImportItem:
     triage: Triage
     live: bool
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, str]:
+        """Asked for a dozen times a row by the import; computed once."""
         return self.data.survey, self.data.external_id
 
 
@@ -214,27 +216,33 @@ def recordset_insert(
     *,
     conflict: Sequence[str] = (),
     returning: Sequence[str] = (),
+    times: dict[datetime, Any] | None = None,
 ) -> list[Row[Any]]:
     """PostgreSQL: the batch as one `INSERT … SELECT FROM json_to_recordset(:rows)`, the rows sent
     as one JSON document (json.dumps runs in C). With an array per column (`unnest`) psycopg
     escapes every element in Python: a 100k-row import took 177–205 µs of CPU a row that way
     against 117–144 µs this way (2026-12-02). Values are written as the column types would
-    (naive UTC times; JSON as JSON). `returning`: those columns of the rows inserted."""
+    (naive UTC times; JSON as JSON). `returning`: those columns of the rows inserted. `times`:
+    the times converted so far (a batch repeats them: `now`, a case created when answered)."""
     names = list(rows[0])
-    times = [name for name in names if isinstance(table.c[name].type, UTCDateTime)]
+    timed = [name for name in names if isinstance(table.c[name].type, UTCDateTime)]
     decimals = [name for name in names if isinstance(table.c[name].type, Numeric)]
     document = []
+    texts = {} if times is None else times
     for row in rows:
         values = dict(row)
-        for name in times:
-            if values[name] is not None:
-                values[name] = values[name].astimezone(UTC).replace(tzinfo=None).isoformat()
+        for name in timed:
+            if (value := values[name]) is not None:
+                text_ = texts.get(value)
+                if text_ is None:
+                    text_ = texts[value] = value.astimezone(UTC).replace(tzinfo=None).isoformat()
+                values[name] = text_
         for name in decimals:
             if values[name] is not None:
                 values[name] = str(values[name])
         document.append(values)
     types = ", ".join(
-        f"{name} {'timestamp' if name in times else table.c[name].type.compile(dialect=connection.dialect)}"
+        f"{name} {'timestamp' if name in timed else table.c[name].type.compile(dialect=connection.dialect)}"
         for name in names
     )
     sql = (
@@ -250,16 +258,37 @@ def recordset_insert(
     return list(connection.execute(text(f"{sql} RETURNING {', '.join(returning)}"), params))
 
 
+def _once_per_value(process: Callable[[Any], Any], done: dict[datetime, Any] | None) -> Callable[[Any], Any]:
+    """A time column's bind processor run once per distinct value (every UTCDateTime converts
+    alike; equal instants give the same naive UTC time): a batch repeats its times (`now` in
+    every row; a history case is created and closed when it was answered)."""
+    done = {} if done is None else done
+
+    def convert(value: Any) -> Any:
+        stored = done.get(value)
+        if stored is None:
+            stored = done[value] = process(value)
+        return stored
+
+    return convert
+
+
 def driver_insert(
-    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *, conflict: Sequence[str] = ()
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict: Sequence[str] = (),
+    times: dict[datetime, Any] | None = None,
 ) -> None:
     """SQLite: the rows converted by each column type's own bind processor (what SQLAlchemy would
     store), then handed to sqlite3's executemany, which loops in C: SQLAlchemy's per-row
-    parameter handling costs several times what SQLite spends inserting."""
+    parameter handling costs several times what SQLite spends inserting. `times`: as for
+    `recordset_insert`, each distinct time is converted once."""
     names = list(rows[0])
     # Only the columns whose type converts (times, JSON, numbers) are visited cell by cell.
     converted = [
-        (at, process)
+        (at, _once_per_value(process, times) if isinstance(table.c[name].type, UTCDateTime) else process)
         for at, name in enumerate(names)
         if (process := table.c[name].type.bind_processor(connection.dialect)) is not None
     ]
@@ -277,14 +306,16 @@ def driver_insert(
     connection.exec_driver_sql(sql, values)
 
 
-def set_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+def set_insert(
+    connection: Connection, table: Table, rows: list[dict[str, Any]], times: dict[datetime, Any] | None = None
+) -> None:
     """The batch's rows of a table nothing else writes to them: one statement either way."""
     if not rows:
         return
     if connection.dialect.name == "postgresql":
-        recordset_insert(connection, table, rows)
+        recordset_insert(connection, table, rows, times=times)
     else:
-        driver_insert(connection, table, rows)
+        driver_insert(connection, table, rows, times=times)
 
 
 def _ids_written(
@@ -348,6 +379,7 @@ class BulkImport:
         now: datetime,
         result: BatchResult,
     ) -> list[ImportItem]:
+        times: dict[datetime, Any] = {}  # each distinct time converted once for the batch's rows
         rows = [
             {
                 **_values(item.data),
@@ -365,10 +397,12 @@ class BulkImport:
         ]
         key = ("survey", "external_id")
         if connection.dialect.name == "postgresql":
-            inserted = recordset_insert(connection, FEEDBACK, rows, conflict=key, returning=("id", *key))
+            inserted = recordset_insert(
+                connection, FEEDBACK, rows, conflict=key, returning=("id", *key), times=times
+            )
             ids = {(row.survey, row.external_id): row.id for row in inserted}
         else:
-            driver_insert(connection, FEEDBACK, rows, conflict=key)
+            driver_insert(connection, FEEDBACK, rows, conflict=key, times=times)
             ids = _ids_written(connection, [item.key for item in items], now)
         result.created += len(ids)
         # Sent to /feedback by a survey tool while this batch ran: merged by the intake instead.
@@ -379,7 +413,7 @@ class BulkImport:
             if item.key in ids and item.triage.open_case
         ]
         if cases:
-            set_insert(connection, CASES, cases)
+            set_insert(connection, CASES, cases, times)
             result.history_cases += len(cases)
         # Their survey tags as theme rows, as the intake writes them, in one set-based INSERT.
         set_insert(
@@ -391,6 +425,7 @@ class BulkImport:
                 if item.key in ids and item.data.tags
                 for theme in theme_rows({**row, "id": ids[item.key]}, theme_keys(item.data.tags))
             ],
+            times,
         )
         return raced
 

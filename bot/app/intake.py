@@ -6,6 +6,7 @@ the survey type (score ranges) live next to the scales they come from.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -39,6 +40,7 @@ Short = Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length
 NumericId = Annotated[StrictInt, Field(ge=-(10**18), le=10**18)]
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+_SPACE = re.compile(r"\s")  # str.isspace's characters: both are Py_UNICODE_ISSPACE
 Tag = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 
 
@@ -64,7 +66,7 @@ class CustomerIn(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value and ("@" not in value or any(c.isspace() for c in value)):
+        if value and ("@" not in value or _SPACE.search(value)):
             raise ValueError("is not an email address")
         return value or None
 
@@ -157,9 +159,19 @@ def storable(value: Any) -> Any:
             value = value.encode("utf-8", "replace").decode("utf-8")
         return value
     if isinstance(value, list):
-        return [storable(item) for item in value]
+        return [
+            item if type(item) is str and item.isascii() and "\x00" not in item else storable(item)
+            for item in value
+        ]
     if isinstance(value, dict):
-        return {storable(key): storable(item) for key, item in value.items()}
+        # Keys and values that are ASCII text with no NUL (most of a payload) are kept inline: a
+        # call a cell costs more than the check.
+        return {
+            (key if type(key) is str and key.isascii() and "\x00" not in key else storable(key)): (
+                item if type(item) is str and item.isascii() and "\x00" not in item else storable(item)
+            )
+            for key, item in value.items()
+        }
     return value
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.domain.policy import Policy, RoutingRule
@@ -21,35 +20,30 @@ class RoutingInput:
     segment: str | None
 
 
-def _words(text: str | None) -> set[str]:
-    return set(re.findall(r"\w+", (text or "").casefold()))
-
-
-def _any_in(wanted: Iterable[str], have: Iterable[str]) -> bool:
-    have_folded = {h.casefold() for h in have}
-    return any(w.casefold() in have_folded for w in wanted)
+_WORD = re.compile(r"\w+")
 
 
 def rule_matches(rule: RoutingRule, item: RoutingInput) -> bool:
-    """All conditions a rule states must hold; within one condition any listed value matches."""
+    """All conditions a rule states must hold; within one condition any listed value matches,
+    ignoring case (the rule's values are folded once: `RoutingRule.folded`)."""
     if rule.survey and item.survey not in rule.survey:
         return False
     if rule.category and item.category not in rule.category:
         return False
     if rule.score and not rule.score.min <= item.score <= rule.score.max:
         return False
-    if rule.tags and not _any_in(rule.tags, item.tags):
+    folded = rule.folded
+    if rule.tags and folded.tags.isdisjoint([tag.casefold() for tag in item.tags]):
         return False
-    if rule.touchpoint and not _any_in(rule.touchpoint, [item.touchpoint or ""]):
+    if rule.touchpoint and (item.touchpoint or "").casefold() not in folded.touchpoint:
         return False
-    if rule.segment and not _any_in(rule.segment, [item.segment or ""]):
+    if rule.segment and (item.segment or "").casefold() not in folded.segment:
         return False
     if rule.comment_words:
-        words = _words(item.comment)
-        folded = (item.comment or "").casefold()
+        comment = (item.comment or "").casefold()
         # A single word must match a whole word; a phrase ("double charged") matches as a substring.
-        if not any(
-            (w.casefold() in words) if " " not in w else (w.casefold() in folded) for w in rule.comment_words
+        if (not folded.words or folded.words.isdisjoint(_WORD.findall(comment))) and not any(
+            phrase in comment for phrase in folded.phrases
         ):
             return False
     return True
