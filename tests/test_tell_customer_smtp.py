@@ -1,8 +1,9 @@
 """Sending a follow-up over SMTP against a real server (aiosmtpd): STARTTLS, SMTPS and a login
 with a self-signed certificate the client trusts (SSL_CERT_FILE), and refuses when it does not;
 a mail the server accepted counts as sent whatever the QUIT answers; an address SMTP cannot carry
-(a non-ASCII local part without SMTPUTF8) is known not sent, never uncertain. And the sender's
-run: it stops at the first server it cannot reach, and is bounded by time."""
+(a non-ASCII local part without SMTPUTF8) is known not sent, never uncertain. And the senders'
+runs (follow-ups, "you said, we did"): each stops at the first server it cannot reach and is
+bounded by time; a follow-up whose case no longer waits for it is cancelled."""
 
 from __future__ import annotations
 
@@ -12,17 +13,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from bot.domain.outer_loop import Composed
-from bot.domain.vocabulary import MessageStatus
+from bot.domain.shipped import audience
+from bot.domain.vocabulary import CaseStatus, MessageStatus
 from bot.outbox.mail import Addresses, Outcome, SmtpMailer, build_message
 from bot.outbox.mail_worker import RUN_SECONDS, FollowUpSender, Person
+from bot.outbox.shipped_sender import ShippedSender
 from bot.settings import MailSettings, mail_settings
 from storage.customer_messages import CustomerMessages
 from storage.deadline_store import NoDeadlines
+from storage.models import Case
+from storage.shipped import ShippedStore
 from tests.factories import feedback_and_triage
 from tests.support.clock import FakeClock
 from tests.support.crash_helpers import free_port
+from tests.support.shipped_seed import customers, seed
 from tests.support.smtp_server import SmtpServer, self_signed
 from tests.test_tell_customer_rules import NOT_TOLD, NOW, settings_with
 
@@ -177,3 +184,65 @@ def test_a_run_is_bounded_by_time_and_comes_back_at_once_for_the_rest(sender_par
     assert sender.run() == 0 and deferred == [0.0, 0.0]  # nothing left, nothing backing off
     assert all(store.latest(case).status == MessageStatus.SENT for case in cases)
     assert clock() == NOW + timedelta(seconds=2 * RUN_SECONDS)
+
+
+def test_a_follow_up_whose_case_is_no_longer_waiting_for_it_is_cancelled_not_sent(
+    database, sender_parts, policy
+):
+    repository, store, clock = sender_parts
+    (case_id,) = queued_cases(repository, store, policy, 1)
+    with database.transaction() as session:  # reopened by a process that did not cancel it
+        session.execute(update(Case).where(Case.id == case_id).values(status=CaseStatus.CLAIMED))
+    mailer = SlowMailer(clock, 0)
+    sender, _deferred = follow_up_sender(store, policy, clock, settings_for("smtp://127.0.0.1:1"), mailer)
+    assert sender.run() == 0 and mailer.sent == 0
+    assert store.latest(case_id).status == MessageStatus.CANCELLED
+
+
+# ---- "You said, we did": the same bounds on its run ---------------------------------------------
+
+
+class Unreachable:
+    """No server: each try fails at once (as a refused connection does), moving the clock on
+    past the pace's next slot, so only the sender's own rule stops the run."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock, self.tried = clock, 0
+
+    def send(self, _message: Any) -> Outcome:
+        self.clock.advance(seconds=5)
+        self.tried += 1
+        return Outcome(False, "could not reach the mail server", retry=True, unreachable=True)
+
+
+def shipped_sender(database, policy, clock, mailer) -> tuple[ShippedSender, ShippedStore, list[float]]:
+    store = ShippedStore(database)
+    seed(database, "export", customers(5), clock())
+    found, told = store.candidates("export")
+    store.announce(
+        theme="export", label="export", note="Fixed.", author="U0MAYA",
+        audience=audience(policy.outer_loop, found, told), now=clock(),
+    )  # fmt: skip
+    sender = ShippedSender(
+        store=store, policy=policy, clock=clock, mail=settings_for("smtp://127.0.0.1:1"),
+        people=lambda _user: Person("Maya", None), on_settled=lambda: None, mailer=mailer,
+    )  # fmt: skip
+    deferred: list[float] = []
+    sender.on_deferred = deferred.append
+    return sender, store, deferred
+
+
+def test_a_shipped_run_stops_at_the_first_mail_server_it_cannot_reach(database, policy):
+    clock = FakeClock(NOW)
+    mailer = Unreachable(clock)
+    sender, _store, deferred = shipped_sender(database, policy, clock, mailer)
+    assert sender.run() == 0 and mailer.tried == 1
+    assert deferred and 0 < deferred[-1] <= 15  # the first backoff (or the next pace slot, sooner)
+
+
+def test_a_shipped_run_is_bounded_by_time(database, policy):
+    clock = FakeClock(NOW)
+    mailer = SlowMailer(clock, RUN_SECONDS / 2)
+    sender, _store, deferred = shipped_sender(database, policy, clock, mailer)
+    assert sender.run() == 2 and deferred == [0.0]
+    assert sender.run() == 2 and sender.run() == 1 and mailer.sent == 5
