@@ -246,3 +246,14 @@ def test_a_shipped_run_is_bounded_by_time(database, policy):
     sender, _store, deferred = shipped_sender(database, policy, clock, mailer)
     assert sender.run() == 2 and deferred == [0.0]
     assert sender.run() == 2 and sender.run() == 1 and mailer.sent == 5
+
+
+def test_a_conversation_is_cut_at_its_limit_and_a_mail_handed_over_is_then_uncertain():
+    """A server may answer each command just within the timeout and still outlast the lease;
+    here it stalls after DATA, and the whole conversation (limit 1 s, timeout 5 s) is cut."""
+    with SmtpServer() as server:
+        server.mailbox.hang = True
+        outcome = SmtpMailer(settings_for(server.url), limit=1.0).send(mail_to())
+        assert not outcome.sent and outcome.uncertain
+        assert outcome.reason.startswith("the mail server took longer than 1 s")
+        assert server.mailbox.hung == 1

@@ -11,11 +11,15 @@ the server has accepted the message it went, whatever happens to the QUIT after 
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import smtplib
+import socket
 import ssl
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -92,8 +96,9 @@ SMTP_STEPS = 12
 
 
 def conversation_limit(settings: MailSettings) -> float:
-    """The longest one SMTP conversation can take, in seconds: what a lease on a mail being sent
-    must outlast, or another process would take it for a crashed send."""
+    """The longest one SMTP conversation may take, in seconds (`SmtpMailer` cuts it there): what
+    a lease on a mail being sent must outlast, or another process would take it for a crashed
+    send while it still goes."""
     return SMTP_STEPS * settings.timeout
 
 
@@ -114,8 +119,9 @@ class SmtpMailer:
     """One SMTP connection per message: follow-ups are few, and a long-lived connection would
     need keep-alives and reconnects for nothing."""
 
-    def __init__(self, settings: MailSettings) -> None:
+    def __init__(self, settings: MailSettings, limit: float | None = None) -> None:
         self.settings = settings
+        self.limit = conversation_limit(settings) if limit is None else limit
 
     def _open(self) -> smtplib.SMTP:
         s = self.settings
@@ -127,6 +133,7 @@ class SmtpMailer:
         return client
 
     def send(self, message: EmailMessage) -> Outcome:
+        started = time.monotonic()
         try:
             client = self._open()
         except (OSError, smtplib.SMTPException) as error:  # not reached: nothing was handed over
@@ -136,10 +143,21 @@ class SmtpMailer:
                 retry=True,
                 unreachable=True,
             )
+        cut = threading.Event()
+        # A server answering each command just within the timeout could still outlast the lease:
+        # the whole conversation is cut at `limit` (a blocked read then fails at once).
+        watchdog = threading.Timer(max(0.0, self.limit - (time.monotonic() - started)), _cut, (client, cut))
+        watchdog.daemon = True
+        watchdog.start()
         try:
-            return self._converse(client, message)
+            outcome = self._converse(client, message)
         finally:
+            watchdog.cancel()
             client.close()
+        if cut.is_set() and not outcome.sent:
+            took = f"the mail server took longer than {self.limit:g} s"
+            return replace(outcome, reason=f"{took} ({outcome.reason})")
+        return outcome
 
     def _converse(self, client: smtplib.SMTP, message: EmailMessage) -> Outcome:
         handed_over = False
@@ -177,3 +195,12 @@ class SmtpMailer:
         except (OSError, smtplib.SMTPException) as error:
             log.info("the mail server did not end the session cleanly (%s); the mail went", error)
         return Outcome(True)
+
+
+def _cut(client: smtplib.SMTP, cut: threading.Event) -> None:
+    sock = client.sock
+    if sock is None:
+        return
+    cut.set()
+    with contextlib.suppress(OSError):  # closed meanwhile: the conversation ended on its own
+        sock.shutdown(socket.SHUT_RDWR)
