@@ -29,6 +29,12 @@ from storage.models import Case, CustomerMessage, Feedback
 from storage.planning import replan
 from storage.snapshots import snapshot
 
+# What a message given up shows on its case, and the history event that says so.
+_FATES = {
+    MessageStatus.FAILED: (FollowUp.FAILED, EventKind.FOLLOW_UP_FAILED),
+    MessageStatus.UNCERTAIN: (FollowUp.UNCERTAIN, EventKind.FOLLOW_UP_UNCERTAIN),
+}
+
 
 @dataclass(frozen=True)
 class MessageRecord:
@@ -102,6 +108,10 @@ class CustomerMessages:
                 )
             if case.follow_up == FollowUp.TOLD:
                 return Queued(None, snapshot(case, feedback), "The customer has been told already.")
+            if _on_its_way(session, case_id):  # one from before a reopen, still being sent
+                return Queued(
+                    None, snapshot(case, feedback), "A follow-up to this customer is on its way already."
+                )
             row = CustomerMessage(
                 case_id=case_id,
                 via=via,
@@ -155,10 +165,11 @@ class CustomerMessages:
 
     # ---- the worker's side --------------------------------------------------------------------
 
-    def find_interrupted(self, now: datetime, limit: int = 100) -> list[MessageRecord]:
+    def find_interrupted(self, now: datetime, max_attempts: int, limit: int = 100) -> list[MessageRecord]:
         """Sends whose process died mid-way (`sending`, lease run out): an e-mail becomes
         uncertain, and its author is asked by direct message; a webhook goes again (its id lets
-        the receiver drop a copy). Returns the e-mails made uncertain."""
+        the receiver drop a copy) unless it has had `max_attempts` already, then it has failed.
+        Returns the rows settled so (their cases owe Slack an update)."""
         found = []
         with self.database.transaction() as session:
             rows = list(
@@ -172,31 +183,34 @@ class CustomerMessages:
             )
             for row in rows:
                 row.lease_until = None
-                if row.via != "email":
+                if row.via != "email" and row.attempts < max_attempts:
                     row.status = MessageStatus.PENDING
                     continue
-                row.status = MessageStatus.UNCERTAIN
-                row.last_error = "the bot stopped while sending: the mail may or may not have gone out"
-                self._settle(session, row, FollowUp.UNCERTAIN, EventKind.FOLLOW_UP_UNCERTAIN, now, dm=True)
+                if row.via != "email":
+                    row.status = MessageStatus.FAILED
+                    row.last_error = f"the helpdesk call broke off {row.attempts} times: given up"
+                else:
+                    row.status = MessageStatus.UNCERTAIN
+                    row.last_error = "the bot stopped while sending: the mail may or may not have gone out"
+                self._settle(session, row, *_FATES[row.status], now, dm=True)
                 found.append(_record(row))
         return found
 
-    def lease_due(self, now: datetime, seconds: float, limit: int = 20) -> list[Leased]:
-        """Pending messages due now (not backing off), leased until `now + seconds`."""
+    def lease_next(self, now: datetime, seconds: float, tries: int = 5) -> Leased | None:
+        """The first pending message due now (not backing off), leased until `now + seconds`;
+        one at a time, just before it is sent, so no lease runs out while others are sent."""
         free = or_(CustomerMessage.lease_until.is_(None), CustomerMessage.lease_until < now)
         ready = or_(CustomerMessage.retry_at.is_(None), CustomerMessage.retry_at <= now)
-        leased = []
-        with self.database.transaction() as session:
-            ids = list(
-                session.scalars(
+        for _ in range(tries):  # another worker may take the one we saw: look again
+            with self.database.transaction() as session:
+                message_id = session.scalar(
                     select(CustomerMessage.id)
                     .where(CustomerMessage.status == MessageStatus.PENDING, free, ready)
                     .order_by(CustomerMessage.id)
-                    .limit(limit)
+                    .limit(1)
                 )
-            )
-        for message_id in ids:
-            with self.database.transaction() as session:
+                if message_id is None:
+                    return None
                 taken = session.execute(
                     update(CustomerMessage)
                     .where(
@@ -207,21 +221,28 @@ class CustomerMessages:
                     .values(lease_until=now + timedelta(seconds=seconds))
                 ).rowcount  # type: ignore[attr-defined]
                 if taken != 1:
-                    continue  # another worker has it
+                    continue
                 row = session.get_one(CustomerMessage, message_id)
                 case, feedback = session.execute(
                     select(Case, Feedback)
                     .join(Feedback, Feedback.id == Case.feedback_id)
                     .where(Case.id == row.case_id)
                 ).one()
-                leased.append(Leased(_record(row), snapshot(case, feedback)))
-        return leased
+                return Leased(_record(row), snapshot(case, feedback))
+        return None
 
     def mark_sending(
-        self, message_id: int, ours: datetime, reply_to: str | None, message_header: str
+        self,
+        message_id: int,
+        ours: datetime,
+        now: datetime,
+        seconds: float,
+        reply_to: str | None,
+        message_header: str,
     ) -> bool:
-        """Committed before the send: from here on a crash leaves the mail uncertain. False if our
-        lease is gone (someone else has the row)."""
+        """Committed before the send: from here on a crash leaves the mail uncertain. The lease
+        is renewed to `now + seconds` (the whole conversation); False if our lease is gone or has
+        run out (someone else may have the row)."""
         with self.database.transaction() as session:
             return (
                 session.execute(
@@ -230,15 +251,26 @@ class CustomerMessages:
                         CustomerMessage.id == message_id,
                         CustomerMessage.status == MessageStatus.PENDING,
                         CustomerMessage.lease_until == ours,
+                        CustomerMessage.lease_until > now,
                     )
                     .values(
                         status=MessageStatus.SENDING,
                         attempts=CustomerMessage.attempts + 1,
+                        lease_until=now + timedelta(seconds=seconds),
                         reply_to=reply_to,
                         message_id=message_header,
                     )
                 ).rowcount  # type: ignore[attr-defined]
                 == 1
+            )
+
+    def cancel(self, message_id: int, reason: str) -> None:
+        """Not sent and never will be: its case is no longer waiting for it (reopened)."""
+        with self.database.transaction() as session:
+            session.execute(
+                update(CustomerMessage)
+                .where(CustomerMessage.id == message_id, CustomerMessage.status == MessageStatus.PENDING)
+                .values(_cancelled(reason))
             )
 
     def mark_sent(self, message_id: int, now: datetime) -> CaseSnapshot | None:
@@ -265,17 +297,13 @@ class CustomerMessages:
 
     def mark_failed(self, message_id: int, error: str, now: datetime, *, uncertain: bool = False) -> None:
         """Given up (or, `uncertain`, an answer lost mid-send): shown on the case, its author told."""
-        status, follow_up, kind = (
-            (MessageStatus.UNCERTAIN, FollowUp.UNCERTAIN, EventKind.FOLLOW_UP_UNCERTAIN)
-            if uncertain
-            else (MessageStatus.FAILED, FollowUp.FAILED, EventKind.FOLLOW_UP_FAILED)
-        )
+        status = MessageStatus.UNCERTAIN if uncertain else MessageStatus.FAILED
         with self.database.transaction() as session:
             row = session.get(CustomerMessage, message_id, with_for_update=True)
             if row is None or row.status not in (MessageStatus.SENDING, MessageStatus.PENDING):
                 return
             row.status, row.last_error, row.lease_until = status, error[:500], None
-            self._settle(session, row, follow_up, kind, now, dm=True)
+            self._settle(session, row, *_FATES[status], now, dm=True)
 
     def next_retry_at(self, now: datetime) -> datetime | None:
         """When the first message now backing off is due (the worker comes back then)."""
@@ -334,6 +362,33 @@ class CustomerMessages:
             )
         replan(session, self.planner, case, feedback, now, due=False)
         return snapshot(case, feedback)
+
+
+def _on_its_way(session: Session, case_id: int) -> bool:
+    return (
+        session.scalar(
+            select(CustomerMessage.id)
+            .where(
+                CustomerMessage.case_id == case_id,
+                CustomerMessage.status.in_((MessageStatus.PENDING, MessageStatus.SENDING)),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def cancel_pending(session: Session, case_id: int, reason: str) -> None:
+    """A reopened case waits for no follow-up: what is still pending (backing off) never goes."""
+    session.execute(
+        update(CustomerMessage)
+        .where(CustomerMessage.case_id == case_id, CustomerMessage.status == MessageStatus.PENDING)
+        .values(_cancelled(reason))
+    )
+
+
+def _cancelled(reason: str) -> dict[str, Any]:
+    return {"status": MessageStatus.CANCELLED, "last_error": reason[:500], "lease_until": None}
 
 
 def _lock_case(session: Session, case_id: int) -> tuple[Case, Feedback] | None:

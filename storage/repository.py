@@ -29,6 +29,7 @@ from bot.domain.records import (
 from bot.domain.turnarounds import won_back_note
 from bot.domain.vocabulary import OPEN_STATUSES, CaseStatus, DeliveryKind, EventKind, FollowUp, Outcome, Step
 from storage.case_webhooks import CaseEventMirror, MirroredEvent
+from storage.customer_messages import cancel_pending
 from storage.db import Database
 from storage.deadline_store import (
     DeadlinePlanner,
@@ -247,10 +248,12 @@ class Repository:
     def _restart_close_clock(
         self, session: Session, case: Case, feedback: Feedback, event: CaseEvent, now: datetime
     ) -> None:
-        """A reopened loop gets a fresh close deadline from now (the old one is long gone), and
-        its close escalations start over instead of firing at once."""
+        """A reopened loop gets a fresh close deadline from now (the old one is long gone), its
+        close escalations start over instead of firing at once, and a follow-up still waiting to
+        go (backing off) is cancelled: the customer hears nothing about a loop open again."""
         case.close_due_at = self.planner.close_due_from(snapshot(case, feedback), now)
         retire_chains(session, case.id, steps=(Step.CLOSE,))
+        cancel_pending(session, case.id, "the loop was reopened before it went")
 
     def reassign(
         self,

@@ -2,8 +2,9 @@
 (aiosmtpd) on a free port. The close form goes on to the follow-up form when "customer told" is
 not ticked; the mail arrives with its headers, both parts escaped, the owner's Reply-To and the
 customer's language; the case and its thread show it; a refusing server is retried with backoff
-on a moved clock; a customer who opted out, or is suppressed, is never mailed and the button
-says why; the form's errors show in the form."""
+on a moved clock; without the owner's address in Slack the policy's reply_to stands in; a
+customer who opted out, or is suppressed, is never mailed and the button says why; the form's
+errors show in the form."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ OWNER_EMAIL = "alice@company.example"
 pytestmark = pytest.mark.backends("sqlite")  # the storage tests run on both (test_tell_customer_storage)
 
 NOT_TOLD = {**CLOSE_FORM, "customer_informed": "no"}
+KNOWN_HEADERS = {
+    b"from", b"to", b"reply-to", b"subject", b"date", b"message-id", b"auto-submitted",
+    b"content-type", b"content-transfer-encoding", b"mime-version", b"content-language",
+}  # fmt: skip
 
 
 def outer_policy(raw_policy: dict[str, Any], **outer: Any) -> Policy:
@@ -164,9 +169,26 @@ def test_hostile_names_cannot_add_headers_and_are_escaped_in_html(mail_stack, sm
     assert recipients == ["eve@example.com"]  # no Bcc smuggled in
     assert mail["Bcc"] is None
     assert mail["To"].addresses[0].addr_spec == "eve@example.com"
-    assert "\n" not in str(mail["To"]) and "victim" in str(mail["To"])  # folded into the quoted name
+    assert "victim" in str(mail["To"])  # kept inside the display name
+    # As sent, every header line starts a header or continues one (folded): none was smuggled in.
+    head = smtp.mailbox.raw[0].split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    names = [line.split(b":", 1)[0].lower() for line in head if not line[:1].isspace()]
+    assert b"bcc" not in names and names.count(b"to") == 1
+    assert all(name in KNOWN_HEADERS for name in names), names
     markup = mail.get_body(("html",)).get_content()
     assert "&lt;Hacker&gt;" in markup and "&quot;the&quot;" in markup and "<Hacker>" not in markup
+
+
+def test_without_an_address_in_slack_the_policys_reply_to_stands_in(database_url, raw_policy, clock, smtp):
+    policy = outer_policy(raw_policy, reply_to="help@acme.example")
+    with make_stack(database_url, policy, clock, smtp) as stack:
+        stack.simulator.workspace.user(OWNER).email = None  # no users:read.email, or no address
+        _case, form = close_not_told(stack)
+        send(stack, form, "Fixed.")
+        ((_recipients, mail),) = smtp.mailbox.received
+        assert mail["Reply-To"] == "help@acme.example"
+        stack.settle()
+        assert stack.simulator.violations == []
 
 
 def test_the_customers_language_picks_the_template_and_the_default_stands_in(mail_stack, smtp):

@@ -1,7 +1,6 @@
 """Telling the customer, below the Slack layer: the policy section and its errors, the pure rules
 (language, refusals, reminders, the note's limits), the SMTP settings' one-line errors, the mail
-built from hostile text, and the message rows on SQLite and PostgreSQL (one follow-up however
-many submit at once; a send interrupted by a crash becomes uncertain, a webhook's goes again)."""
+built from hostile text. The message rows on both databases are in test_tell_customer_storage."""
 
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ from typing import Any
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from sqlalchemy import update
 
 from bot.domain.outer_loop import (
     Composed,
@@ -26,17 +24,13 @@ from bot.domain.outer_loop import (
     template_for,
 )
 from bot.domain.records import CloseDetails
-from bot.domain.vocabulary import DeliveryKind, DeliveryStatus, FollowUp, MessageStatus
+from bot.domain.vocabulary import FollowUp
 from bot.outbox.mail import Addresses, build_message
 from bot.policy_file import PolicyError, parse_policy
 from bot.settings import Settings, SettingsError, mail_settings
 from bot.slack.modals import FormErrors
 from bot.slack.tell_customer import parse_note
-from storage.customer_messages import CustomerMessages
-from storage.deadline_store import NoDeadlines
-from storage.models import CustomerMessage, Delivery
-from tests.factories import case_snapshot, feedback_and_triage
-from tests.support.race import race
+from tests.factories import case_snapshot
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 NOT_TOLD = CloseDetails("resolved", "phone", "Product bug", "Workaround given", "Called back.", False)
@@ -248,75 +242,3 @@ def test_whatever_the_name_the_mail_as_sent_has_one_recipient_the_customer(name)
     mail = build_message(composed, Addresses("s@acme.example", name, "bob@example.com", None), NOW, "<i@a.x>")
     parsed = message_from_bytes(mail.as_bytes(), policy=email_policy.default)
     assert [a.addr_spec for a in parsed["To"].addresses] == ["bob@example.com"]
-
-
-# ---- the rows, on both databases ---------------------------------------------------------------
-
-
-@pytest.fixture
-def closed_case(repository, policy):
-    data, decide = feedback_and_triage(policy)
-    outcome = repository.record_feedback(data, decide, NOW)
-    repository.claim(outcome.case_id, "U0ALICE", NOW)
-    result = repository.close(outcome.case_id, "U0ALICE", NOT_TOLD, NOW, expected_owner="U0ALICE")
-    assert result.case is not None and result.case.follow_up == FollowUp.OWED
-    return result.case
-
-
-def queue(store: CustomerMessages, case_id: int, via: str = "email") -> Any:
-    return store.queue(
-        case_id, "U0ALICE", "Fixed.", via=via, to_address="dana@example.com", language="en", now=NOW
-    )
-
-
-@pytest.mark.backends("sqlite", "postgresql")
-def test_one_follow_up_however_many_are_sent_at_once(database, closed_case, backend):
-    store = CustomerMessages(database, NoDeadlines())
-    results = race(6, lambda _i: queue(store, closed_case.id))
-    assert sum(r.refusal is None for r in results) == 1
-    assert {r.refusal for r in results if r.refusal} == {
-        "A follow-up to this customer is on its way already."
-    }
-    assert len(store.of_case(closed_case.id)) == 1
-
-
-@pytest.mark.backends("sqlite", "postgresql")
-def test_a_send_interrupted_by_a_crash_becomes_uncertain_and_its_author_is_told(database, closed_case):
-    store = CustomerMessages(database, NoDeadlines())
-    queued = queue(store, closed_case.id)
-    (leased,) = store.lease_due(NOW, 60)
-    assert store.mark_sending(queued.message.id, leased.message.lease_until, "a@acme.example", "<m@acme>")
-    assert store.lease_due(NOW, 60) == []  # sending: nobody leases it again
-    assert store.find_interrupted(NOW + timedelta(seconds=30)) == []  # its lease still runs
-    (found,) = store.find_interrupted(NOW + timedelta(seconds=61))
-    assert found.status == MessageStatus.UNCERTAIN
-    assert store.lease_due(NOW + timedelta(hours=1), 60) == []  # never resent by itself
-    assert store.find_interrupted(NOW + timedelta(hours=1)) == []
-    with database.transaction() as session:
-        kinds = [d.kind for d in session.query(Delivery).filter(Delivery.status == DeliveryStatus.PENDING)]
-    assert DeliveryKind.FOLLOW_UP_DM in kinds and DeliveryKind.FOLLOW_UP_REPLY in kinds
-
-
-@pytest.mark.backends("sqlite", "postgresql")
-def test_a_webhook_interrupted_by_a_crash_simply_goes_again(database, closed_case):
-    store = CustomerMessages(database, NoDeadlines())
-    queued = queue(store, closed_case.id, via="webhook")
-    (leased,) = store.lease_due(NOW, 60)
-    assert store.mark_sending(queued.message.id, leased.message.lease_until, None, "msg_followup_1")
-    assert store.find_interrupted(NOW + timedelta(seconds=61)) == []
-    (again,) = store.lease_due(NOW + timedelta(seconds=61), 60)
-    assert again.message.id == queued.message.id and again.message.attempts == 1
-
-
-@pytest.mark.backends("sqlite", "postgresql")
-def test_marking_sending_is_fenced_by_the_lease(database, closed_case):
-    store = CustomerMessages(database, NoDeadlines())
-    queued = queue(store, closed_case.id)
-    (leased,) = store.lease_due(NOW, 60)
-    with database.transaction() as session:  # the lease ran out and another worker took it
-        session.execute(
-            update(CustomerMessage)
-            .values(lease_until=NOW + timedelta(minutes=5))
-            .where(CustomerMessage.id == queued.message.id)
-        )
-    assert not store.mark_sending(queued.message.id, leased.message.lease_until, None, "<m@acme>")

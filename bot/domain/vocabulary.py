@@ -150,6 +150,7 @@ class MessageStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     UNCERTAIN = "uncertain"
+    CANCELLED = "cancelled"  # still pending when its case was reopened: never sent
 
 
 class DeadlineStatus(StrEnum):

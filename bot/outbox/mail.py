@@ -5,16 +5,21 @@ the owner's note) is escaped for HTML with `html.escape`; headers are built by t
 (`Address`, the `subject` header), which folds and encodes them, so a name with a newline or a
 quote cannot add a header. What the SMTP server answered decides what happens next: refused
 (a 4xx or 5xx reply, or no connection at all) means known not sent; a connection lost after the
-message was handed over means nobody knows, and a person decides (`Outcome.uncertain`).
+message was handed over means nobody knows, and a person decides (`Outcome.uncertain`). Once
+the server has accepted the message it went, whatever happens to the QUIT after it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
+import logging
 import smtplib
+import socket
 import ssl
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -22,6 +27,8 @@ from email.utils import format_datetime, getaddresses, make_msgid
 
 from bot.domain.outer_loop import Composed
 from bot.settings import MailSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,24 +90,38 @@ def new_message_id(sender: str) -> str:
     return make_msgid("closeloop", domain=domain)
 
 
+# The steps of one conversation, each within the timeout: connect, greeting, EHLO, STARTTLS,
+# EHLO again, AUTH (two answers at most), MAIL, RCPT, DATA, the message, QUIT.
+SMTP_STEPS = 12
+
+
+def conversation_limit(settings: MailSettings) -> float:
+    """The longest one SMTP conversation may take, in seconds (`SmtpMailer` cuts it there): what
+    a lease on a mail being sent must outlast, or another process would take it for a crashed
+    send while it still goes."""
+    return SMTP_STEPS * settings.timeout
+
+
 @dataclass(frozen=True)
 class Outcome:
     """`sent`; or not, with the reason, and whether to try again (`retry`) or whether nobody
-    knows if it went (`uncertain`)."""
+    knows if it went (`uncertain`). `unreachable`: no connection at all, so the next mail of the
+    same run would wait out the same timeout."""
 
     sent: bool
     reason: str = ""
     retry: bool = False
     uncertain: bool = False
+    unreachable: bool = False
 
 
 class SmtpMailer:
     """One SMTP connection per message: follow-ups are few, and a long-lived connection would
     need keep-alives and reconnects for nothing."""
 
-    def __init__(self, settings: MailSettings, connect: Callable[..., smtplib.SMTP] | None = None) -> None:
+    def __init__(self, settings: MailSettings, limit: float | None = None) -> None:
         self.settings = settings
-        self.connect = connect
+        self.limit = conversation_limit(settings) if limit is None else limit
 
     def _open(self) -> smtplib.SMTP:
         s = self.settings
@@ -112,20 +133,41 @@ class SmtpMailer:
         return client
 
     def send(self, message: EmailMessage) -> Outcome:
+        started = time.monotonic()
         try:
             client = self._open()
         except (OSError, smtplib.SMTPException) as error:  # not reached: nothing was handed over
             return Outcome(
-                False, f"could not reach the mail server ({type(error).__name__}: {error})", retry=True
+                False,
+                f"could not reach the mail server ({type(error).__name__}: {error})",
+                retry=True,
+                unreachable=True,
             )
+        cut = threading.Event()
+        # A server answering each command just within the timeout could still outlast the lease:
+        # the whole conversation is cut at `limit` (a blocked read then fails at once).
+        watchdog = threading.Timer(max(0.0, self.limit - (time.monotonic() - started)), _cut, (client, cut))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            outcome = self._converse(client, message)
+        finally:
+            watchdog.cancel()
+            client.close()
+        if cut.is_set() and not outcome.sent:
+            took = f"the mail server took longer than {self.limit:g} s"
+            return replace(outcome, reason=f"{took} ({outcome.reason})")
+        return outcome
+
+    def _converse(self, client: smtplib.SMTP, message: EmailMessage) -> Outcome:
         handed_over = False
         try:
-            with client:
-                if self.settings.username:
-                    client.login(self.settings.username, self.settings.password or "")
-                handed_over = True
-                client.send_message(message)
-            return Outcome(True)
+            if self.settings.username:
+                client.login(self.settings.username, self.settings.password or "")
+            handed_over = True
+            client.send_message(message)
+        except smtplib.SMTPNotSupportedError as error:  # raised before MAIL FROM: nothing went
+            return Outcome(False, f"the mail server cannot take this mail ({error})")
         except smtplib.SMTPRecipientsRefused as error:
             codes = [code for code, _ in error.recipients.values()]
             return Outcome(
@@ -148,3 +190,17 @@ class SmtpMailer:
             if handed_over:  # it may have been accepted before the answer was lost
                 return Outcome(False, reason, uncertain=True)
             return Outcome(False, reason, retry=True)
+        try:  # accepted: the mail went, and a QUIT refused or timed out changes nothing
+            client.quit()
+        except (OSError, smtplib.SMTPException) as error:
+            log.info("the mail server did not end the session cleanly (%s); the mail went", error)
+        return Outcome(True)
+
+
+def _cut(client: smtplib.SMTP, cut: threading.Event) -> None:
+    sock = client.sock
+    if sock is None:
+        return
+    cut.set()
+    with contextlib.suppress(OSError):  # closed meanwhile: the conversation ended on its own
+        sock.shutdown(socket.SHUT_RDWR)

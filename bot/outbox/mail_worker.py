@@ -20,18 +20,31 @@ from slack_sdk import WebClient
 
 from bot.domain.outer_loop import compose, contact_refusal
 from bot.domain.policy import Policy
+from bot.domain.vocabulary import CaseStatus, FollowUp
 from bot.outbox.failures import backoff
-from bot.outbox.mail import Addresses, Outcome, SmtpMailer, build_message, new_message_id
+from bot.outbox.mail import (
+    Addresses,
+    Outcome,
+    SmtpMailer,
+    build_message,
+    conversation_limit,
+    new_message_id,
+)
 from bot.outbox.webhooks import Post, post_json, signed_headers
 from bot.settings import MailSettings
-from storage.customer_messages import CustomerMessages, Leased
+from storage.customer_messages import CustomerMessages, Leased, MessageRecord
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6  # 15 s, 30 s, 1, 2, 4 min: a mail server down for ten minutes is ridden out
-# Longer than an SMTP conversation can take: a handful of commands, each within the timeout. A
-# lease that still ran out mid-send makes the mail uncertain (never sent twice), not lost.
-LEASE_SECONDS = 190.0
+# Tries, with the outbox's backoff between them (15 s, 30 s, 1, 2, 4 min): a mail server down
+# for about seven and a half minutes is ridden out; down longer, the follow-up is shown failed.
+MAX_ATTEMPTS = 6
+LEASE_MARGIN = 10.0  # seconds a lease outlasts the longest send, for the clock's jitter
+LEASE_SECONDS = 190.0  # without SMTP (webhooks only): longer than a helpdesk call can take
+# One run holds a pool thread about this long at most (plus the send under way), then asks to
+# come back at once: other units get their turn.
+RUN_SECONDS = 60.0
+BATCH = 20
 WEBHOOK_TIMEOUT = 10.0
 NOT_SET_UP = "e-mail is not set up — set CLOSELOOP_SMTP_URL and CLOSELOOP_MAIL_FROM"
 
@@ -104,55 +117,86 @@ class FollowUpSender:
         self.helpdesk_secrets = dict(helpdesk_secrets or {})
         self.post = post
         self.on_deferred: Callable[[float], None] = lambda _seconds: None
-        self.lease_seconds = 6 * mail.timeout + 10 if mail is not None else LEASE_SECONDS
+        self.lease_seconds = max(
+            LEASE_SECONDS, conversation_limit(mail) + LEASE_MARGIN if mail is not None else 0.0
+        )
 
     def run(self) -> int:
-        """Send what is due; returns how many went out."""
-        now = self.clock()
-        for message in self.store.find_interrupted(now):
+        """Send what is due, one leased message at a time; returns how many went out. A run ends
+        after RUN_SECONDS (it comes back at once for the rest), or at the first mail server that
+        could not be reached (the rest would wait out the same timeout; the backoff brings it
+        back)."""
+        start = self.clock()
+        for message in self.store.find_interrupted(start, MAX_ATTEMPTS):
             log.error(
-                "case #%s: follow-up %s was being sent when the bot stopped; its author decides",
+                "case #%s: follow-up %s was being sent when the bot stopped: %s",
                 message.case_id,
                 message.id,
+                message.status,
             )
             self.on_changed(message.case_id)
         sent = 0
-        for leased in self.store.lease_due(now, self.lease_seconds):
+        more = True
+        for _ in range(BATCH):
+            now = self.clock()
+            if (now - start).total_seconds() >= RUN_SECONDS:
+                break
+            leased = self.store.lease_next(now, self.lease_seconds)
+            if leased is None:
+                more = False
+                break
             try:
-                sent += self._send(leased)
+                outcome = self._send(leased)
             except Exception:  # one message's trouble never stops the others; its lease runs out
                 log.exception("follow-up %s could not be sent", leased.message.id)
+                continue
+            sent += outcome is not None and outcome.sent
+            if outcome is not None and outcome.unreachable:
+                more = False
+                break
         after = self.clock()
         due = self.store.next_retry_at(after)
-        if due is not None:
+        if more:
+            self.on_deferred(0.0)
+        elif due is not None:
             self.on_deferred((due - after).total_seconds())
         return sent
 
-    def _send(self, leased: Leased) -> int:
+    def _send(self, leased: Leased) -> Outcome | None:
+        """The outcome of sending it, or None when nothing was tried."""
         message, case = leased.message, leased.case
+        if case.status != CaseStatus.CLOSED or case.follow_up != FollowUp.SENDING:
+            self.store.cancel(message.id, "the loop is open again, or no longer waiting for it")
+            return None
         outer = self.policy.outer_loop
         refusal = contact_refusal(outer, case)
         if refusal is not None:  # re-checked at sending: an opt-out may have come in meanwhile
             self._give_up(message.id, message.case_id, refusal.reason)
-            return 0
+            return None
         author = self.people(message.author)
         composed = compose(outer, case, author.name, message.note)
         if message.via == "webhook":
             outcome = self._webhook(leased, composed.subject, author)
             if outcome is None:
-                return 0
+                return None
         else:
             if self.mailer is None or self.mail is None:
                 self._give_up(message.id, message.case_id, NOT_SET_UP)
-                return 0
+                return None
             reply_to = author.email or outer.reply_to
             message_id = new_message_id(self.mail.sender)
-            assert message.lease_until is not None
-            if not self.store.mark_sending(message.id, message.lease_until, reply_to, message_id):
-                return 0  # our lease ran out and someone else has it
+            if not self._mark_sending(message, reply_to, message_id):
+                return None  # our lease ran out and someone else may have it
             addresses = Addresses(self.mail.sender, case.customer_name, case.customer_email or "", reply_to)
             outcome = self.mailer.send(build_message(composed, addresses, self.clock(), message_id))
-        return self._record(leased, outcome)
+        self._record(leased, outcome)
+        return outcome
+
+    def _mark_sending(self, message: MessageRecord, reply_to: str | None, header: str) -> bool:
+        assert message.lease_until is not None
+        return self.store.mark_sending(
+            message.id, message.lease_until, self.clock(), self.lease_seconds, reply_to, header
+        )
 
     def _webhook(self, leased: Leased, subject: str, author: Person) -> Outcome | None:
         """The helpdesk sends it: a signed POST whose id is the same on every try, so a copy sent
@@ -160,8 +204,7 @@ class FollowUpSender:
         message, case = leased.message, leased.case
         route = self.policy.outer_loop.helpdesk[case.department]
         event_id = f"msg_followup_{message.id}"
-        assert message.lease_until is not None
-        if not self.store.mark_sending(message.id, message.lease_until, author.email, event_id):
+        if not self._mark_sending(message, author.email, event_id):
             return None  # our lease ran out and someone else has it
         now = self.clock()
         body = json.dumps(
@@ -189,13 +232,13 @@ class FollowUpSender:
             self.post, route.url, self.helpdesk_secrets[case.department], event_id, now, body
         )
 
-    def _record(self, leased: Leased, outcome: Outcome) -> int:
+    def _record(self, leased: Leased, outcome: Outcome) -> None:
         message = leased.message
         now = self.clock()
         if outcome.sent:
             self.store.mark_sent(message.id, now)
             self.on_changed(message.case_id)
-            return 1
+            return
         attempts = message.attempts + 1
         if outcome.uncertain:
             log.error(
@@ -218,7 +261,6 @@ class FollowUpSender:
             self.store.retry_later(message.id, outcome.reason, retry_at)
         else:
             self._give_up(message.id, message.case_id, outcome.reason)
-        return 0
 
     def _give_up(self, message_id: int, case_id: int, reason: str) -> None:
         log.error("case #%s: follow-up %s given up: %s", case_id, message_id, reason)

@@ -20,7 +20,7 @@ from bot.domain.policy import Policy
 from bot.domain.shipped import Recipient, compose
 from bot.outbox.failures import backoff
 from bot.outbox.mail import Addresses, Outcome, SmtpMailer, build_message, new_message_id
-from bot.outbox.mail_worker import MAX_ATTEMPTS, NOT_SET_UP, Person, post_to_helpdesk
+from bot.outbox.mail_worker import MAX_ATTEMPTS, NOT_SET_UP, RUN_SECONDS, Person, post_to_helpdesk
 from bot.outbox.webhooks import Post, post_json
 from bot.settings import MailSettings
 from storage.shipped import Lease, ShippedStore
@@ -28,7 +28,7 @@ from storage.shipped import Lease, ShippedStore
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 190.0  # longer than an SMTP conversation can take (see mail_worker)
-BATCH = 100  # at most this many sends per run, so one run never holds a pool thread for long
+BATCH = 100  # at most this many sends per run, and at most RUN_SECONDS (see mail_worker)
 
 
 class ShippedSender:
@@ -62,9 +62,11 @@ class ShippedSender:
         return timedelta(minutes=1) / self.policy.outer_loop.shipped_per_minute
 
     def run(self) -> int:
-        """Send what the pace allows now; returns how many went out."""
-        now = self.clock()
-        uncertain = self.store.find_interrupted(now)
+        """Send what the pace allows now; returns how many went out. A run ends after
+        RUN_SECONDS (it comes back at once for the rest), or at the first mail server that could
+        not be reached (the rest would wait out the same timeout; the backoff brings it back)."""
+        start = self.clock()
+        uncertain = self.store.find_interrupted(start)
         if uncertain:
             log.error(
                 "%d 'you said, we did' mails were being sent when the bot stopped: uncertain", uncertain
@@ -72,7 +74,11 @@ class ShippedSender:
         sent = 0
         wait: float | None = None
         for _ in range(BATCH):
-            leased = self.store.lease_next(self.clock(), self.lease, self.interval)
+            now = self.clock()
+            if (now - start).total_seconds() >= RUN_SECONDS:
+                wait = 0.0
+                break
+            leased = self.store.lease_next(now, self.lease, self.interval)
             if leased is None:
                 break
             if isinstance(leased, float):
@@ -81,9 +87,13 @@ class ShippedSender:
                     break
                 continue  # another process took that slot: ask for the next one
             try:
-                sent += self._send(leased)
+                outcome = self._send(leased)
             except Exception:  # one customer's trouble never stops the others; its lease runs out
                 log.exception("'you said, we did' mail %s could not be sent", leased.id)
+                continue
+            sent += outcome is not None and outcome.sent
+            if outcome is not None and outcome.unreachable:
+                break
         else:
             wait = 0.0  # a whole batch went (a fast pace): come back at once for the rest
         after = self.clock()
@@ -97,12 +107,13 @@ class ShippedSender:
             self.on_deferred(wait)
         return sent
 
-    def _send(self, lease: Lease) -> int:
+    def _send(self, lease: Lease) -> Outcome | None:
+        """The outcome of sending it, or None when nothing was tried."""
         outer = self.policy.outer_loop
         refusal = refusal_of(outer, lease.department, lease.contact_ok, lease.to_address)
         if refusal is not None:  # re-checked at sending: an opt-out, or the suppression list grew
             self.store.mark_failed(lease.id, f"not sent: {refusal.reason}")
-            return 0
+            return None
         author = self.people(lease.author)
         recipient = Recipient(
             lease.customer, lease.feedback_id, lease.case_id, lease.department,
@@ -112,18 +123,19 @@ class ShippedSender:
         if lease.via == "webhook":
             outcome = self._webhook(lease, composed.subject, author)
             if outcome is None:
-                return 0
+                return None
         else:
             if self.mailer is None or self.mail is None:
                 self.store.mark_failed(lease.id, NOT_SET_UP)
-                return 0
+                return None
             message_id = new_message_id(self.mail.sender)
             if not self.store.mark_sending(lease.id, lease.lease_until, message_id):
-                return 0  # our lease ran out and someone else has it
+                return None  # our lease ran out and someone else has it
             reply_to = author.email or outer.reply_to
             addresses = Addresses(self.mail.sender, lease.name, lease.to_address or "", reply_to)
             outcome = self.mailer.send(build_message(composed, addresses, self.clock(), message_id))
-        return self._record(lease, outcome)
+        self._record(lease, outcome)
+        return outcome
 
     def _webhook(self, lease: Lease, subject: str, author: Person) -> Outcome | None:
         """The helpdesk writes to the customer: a signed POST whose id is the same on every try."""
@@ -153,11 +165,11 @@ class ShippedSender:
         secret = self.helpdesk_secrets[lease.department]
         return post_to_helpdesk(self.post, route.url, secret, event_id, now, body)
 
-    def _record(self, lease: Lease, outcome: Outcome) -> int:
+    def _record(self, lease: Lease, outcome: Outcome) -> None:
         now = self.clock()
         if outcome.sent:
             self.store.mark_sent(lease.id, now)
-            return 1
+            return
         attempts = lease.attempts + 1
         if outcome.uncertain:
             log.error("'you said, we did' mail %s may or may not have gone: %s", lease.id, outcome.reason)
@@ -168,4 +180,3 @@ class ShippedSender:
         else:
             log.error("'you said, we did' mail %s given up: %s", lease.id, outcome.reason)
             self.store.mark_failed(lease.id, outcome.reason)
-        return 0
