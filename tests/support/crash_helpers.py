@@ -36,6 +36,7 @@ from storage.models import Case, Delivery, DigestRow, Feedback
 
 EXAMPLE_POLICY = Path(__file__).parent.parent.parent / "bot" / "examples" / "policy.yml"
 CASE_EVENT = "closeloop_case"  # bot/slack/case_message.py METADATA_EVENT
+DIGEST_EVENT = "closeloop_digest"  # bot/slack/digest_post.py
 DELIVERY_EVENT = "closeloop_delivery"  # bot/outbox/sender.py DELIVERY_EVENT
 
 # `closeloop run`, started with its wall clock moved ahead: the process restarted "minutes later"
@@ -403,20 +404,34 @@ def exactly_once_problems(
         if delivery.kind == "thread_reply" and in_thread != thread_of.get(delivery.case_id or 0):
             problems.append(f"thread reply {delivery.id} is not in case #{delivery.case_id}'s thread")
     known_cases, known_deliveries = {c.id for c in cases}, {d.id for d in deliveries}
-    # The weekly digest (the example policy has one) is recorded by its lead's ts, its thread after it.
+    # The weekly digest (the example policy has one): each part carries its row and part in its
+    # metadata, so each (row, part) is in Slack at most once. A lead not recorded yet is fine while
+    # its row is still being sent (a process killed after posting it; the next one finds it).
     with database.transaction() as session:
-        digest_leads = {
-            (row.channel, row.lead_ts) for row in session.scalars(select(DigestRow)) if row.lead_ts
-        }
-    leads = [m for m in messages if (m.channel, m.ts) in digest_leads]
-    if len(leads) != len(digest_leads):
-        problems.append(f"{len(digest_leads)} digests recorded as sent, {len(leads)} leads in Slack")
+        digests = {row.id: row for row in session.scalars(select(DigestRow))}
+    digest_parts: dict[tuple[int, str], list[Message]] = defaultdict(list)
+    for m in messages:
+        digest_id = _payload_id(m, DIGEST_EVENT, "digest_id")
+        if digest_id is not None:
+            digest_parts[(digest_id, str((m.metadata or {})["event_payload"].get("part")))].append(m)
+    for (digest_id, part), posted in sorted(digest_parts.items()):
+        row = digests.get(digest_id)
+        if row is None:
+            problems.append(f"digest part {part} of unknown digest row {digest_id} in Slack")
+        elif len(posted) > 1:
+            problems.append(f"digest {row.digest} {row.period} part {part} posted {len(posted)} times")
+        elif part == "lead" and row.lead_ts != posted[0].ts and (row.lead_ts or row.status == "sent"):
+            problems.append(f"digest {row.digest} {row.period}: its lead is recorded at another message")
+    digest_threads = {
+        (m.channel, m.ts) for (_, part), posted in digest_parts.items() if part == "lead" for m in posted
+    }
     strays = [
         (m.channel, m.ts, m.text[:60])
         for m in messages
         if _payload_id(m, CASE_EVENT, "case_id") not in known_cases
         and _payload_id(m, DELIVERY_EVENT, "delivery_id") not in known_deliveries
-        and (m.channel, m.thread_ts or m.ts) not in digest_leads
+        and _payload_id(m, DIGEST_EVENT, "digest_id") not in digests
+        and (m.channel, m.thread_ts or m.ts) not in digest_threads  # the chart, in the lead's thread
     ]
     if strays:
         problems.append(f"messages that are neither a case nor a delivery: {strays}")
