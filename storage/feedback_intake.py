@@ -29,6 +29,7 @@ from bot.domain.themes import theme_keys
 from bot.domain.turnarounds import SYSTEM_CLOSER, closed_itself_note, is_turnaround
 from bot.domain.vocabulary import CaseStatus, Category, DeliveryKind, EventKind, Outcome
 from storage.case_webhooks import CaseEventMirror, MirroredEvent
+from storage.consent import spread_word, stored_word
 from storage.db import Database
 from storage.deadline_store import DeadlinePlanner, retire_chains
 from storage.history import delivery_row, new_delivery, record_event
@@ -59,6 +60,17 @@ def stored_data(feedback: Feedback) -> FeedbackData:
     values = {name: getattr(feedback, name) for name in FEEDBACK_FIELDS}
     values["tags"] = tuple(values["tags"] or ())
     return FeedbackData(external_id=feedback.external_id, survey=feedback.survey, raw=feedback.raw, **values)
+
+
+def _keep_customer_word(session: Session, feedback: Feedback, data: FeedbackData) -> None:
+    """A re-send that says contact_ok says it for all the customer's responses; one that does
+    not leaves the stored word, or takes the customer's if this response had none (storage.consent)."""
+    said = data.contact_ok if "contact_ok" in data.provided else None
+    if said is None and feedback.contact_ok is None:
+        feedback.contact_ok = stored_word(session.connection(), feedback.customer_id, feedback.customer_email)
+    elif said is not None:
+        session.flush()
+        spread_word(session.connection(), feedback.customer_id, feedback.customer_email, said)
 
 
 def _feedback_values(data: FeedbackData) -> dict[str, Any]:
@@ -119,9 +131,13 @@ class FeedbackIntake:
             "raw": data.raw,
         }
         with self.database.connection() as connection:
+            if data.contact_ok is None:  # not said: the customer's word on an earlier response holds
+                feedback["contact_ok"] = stored_word(connection, data.customer_id, data.customer_email)
             insert_feedback = _insert_new_feedback(connection.dialect.name)
             feedback_id = connection.execute(insert_feedback, feedback).scalar()
             if feedback_id is not None:
+                if data.contact_ok is not None:  # said: it is the customer's word on every response
+                    spread_word(connection, data.customer_id, data.customer_email, data.contact_ok)
                 return self._first_sight(connection, {**feedback, "id": feedback_id}, triage, now)
             with self.database.session_on(connection) as session:
                 outcome = self._resent(session, data, decide, now)
@@ -241,6 +257,7 @@ class FeedbackIntake:
             if name in data.provided and getattr(feedback, name) != value:
                 setattr(feedback, name, value)
                 changed_fields.append(name)
+        _keep_customer_word(session, feedback, data)
         merged = merge_raw(feedback.raw, data.raw)
         raw_changed = merged != feedback.raw
         if changed_fields or raw_changed:

@@ -335,9 +335,16 @@ class Policy(_Strict):
         return user in self.department_of(item).managers or user in self.recognition.leaders
 
     def may_announce_shipped(self, user: str) -> bool:
-        """"You said, we did" writes to many customers: a manager of any department, or one of
-        `recognition.leaders`."""
-        return user in self.recognition.leaders or any(user in d.managers for d in self.departments)
+        """"You said, we did" writes to many customers: a department's manager (to that
+        department's customers), one of `recognition.leaders` or an admin (to everyone's)."""
+        return self.shipped_departments(user) != frozenset()
+
+    def shipped_departments(self, user: str) -> frozenset[str] | None:
+        """Whose customers `user` may tell a theme is fixed: None for all (a leader or an admin),
+        else the departments they manage (empty: nobody's)."""
+        if user in self.recognition.leaders or user in self.admins:
+            return None
+        return frozenset(d.name for d in self.departments if user in d.managers)
 
     def opens_case(self, category: Category) -> bool:
         return category in self.cases.open_for
