@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from storage.models import Feedback
@@ -42,6 +42,30 @@ def stored_word(connection: Connection, customer_id: str | None, email: str | No
         .limit(1)
     ).first()
     return None if found is None else bool(found[0])
+
+
+def word_params(customer_id: str | None, email: str | None) -> dict[str, str | None]:
+    """The bound values of `STORED_WORD` (None matches nothing)."""
+    return {
+        "word_customer_id": customer_id if customer_id and customer_id.strip() else None,
+        "word_email": email.strip().lower() if email and email.strip() else None,
+    }
+
+
+# `stored_word` as a scalar subquery, for the intake's INSERT (no statement of its own).
+STORED_WORD = (
+    select(FEEDBACK.c.contact_ok)
+    .where(
+        FEEDBACK.c.contact_ok.is_not(None),
+        or_(
+            FEEDBACK.c.customer_id == bindparam("word_customer_id"),
+            func.lower(FEEDBACK.c.customer_email) == bindparam("word_email"),
+        ),
+    )
+    .order_by(FEEDBACK.c.updated_at.desc(), FEEDBACK.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
 
 
 def spread_word(connection: Connection, customer_id: str | None, email: str | None, said: bool) -> None:
