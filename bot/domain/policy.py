@@ -334,14 +334,10 @@ class Policy(_Strict):
         """A manager of the case's department, or one of `recognition.leaders`."""
         return user in self.department_of(item).managers or user in self.recognition.leaders
 
-    def may_announce_shipped(self, user: str) -> bool:
-        """"You said, we did" writes to many customers: a department's manager (to that
-        department's customers), one of `recognition.leaders` or an admin (to everyone's)."""
-        return self.shipped_departments(user) != frozenset()
-
     def shipped_departments(self, user: str) -> frozenset[str] | None:
-        """Whose customers `user` may tell a theme is fixed: None for all (a leader or an admin),
-        else the departments they manage (empty: nobody's)."""
+        """Whose customers `user` may tell a theme is fixed ("You said, we did" writes to many at
+        once): None for all (one of `recognition.leaders`, or an admin), else the departments
+        they manage (empty: they may not)."""
         if user in self.recognition.leaders or user in self.admins:
             return None
         return frozenset(d.name for d in self.departments if user in d.managers)
