@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection, Row
 from bot.domain.records import FEEDBACK_FIELDS, FeedbackData, Triage
 from bot.domain.themes import theme_keys
 from bot.domain.vocabulary import CaseStatus
+from storage.consent import inherit_word
 from storage.db import Database
 from storage.feedback_intake import merge_raw
 from storage.models import Case, Feedback, UTCDateTime
@@ -405,6 +406,7 @@ class BulkImport:
             driver_insert(connection, FEEDBACK, rows, conflict=key, times=times)
             ids = _ids_written(connection, [item.key for item in items], now)
         result.created += len(ids)
+        inherit_word(connection, list(ids.values()))  # an import carries no contact_ok: the customer's holds
         # Sent to /feedback by a survey tool while this batch ran: merged by the intake instead.
         raced = [item for item in items if item.key not in ids]
         cases = [

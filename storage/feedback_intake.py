@@ -29,6 +29,7 @@ from bot.domain.themes import theme_keys
 from bot.domain.turnarounds import SYSTEM_CLOSER, closed_itself_note, is_turnaround
 from bot.domain.vocabulary import CaseStatus, Category, DeliveryKind, EventKind, Outcome
 from storage.case_webhooks import CaseEventMirror, MirroredEvent
+from storage.consent import STORED_WORD, spread_word, stored_word, word_params
 from storage.db import Database
 from storage.deadline_store import DeadlinePlanner, retire_chains
 from storage.history import delivery_row, new_delivery, record_event
@@ -61,6 +62,17 @@ def stored_data(feedback: Feedback) -> FeedbackData:
     return FeedbackData(external_id=feedback.external_id, survey=feedback.survey, raw=feedback.raw, **values)
 
 
+def _keep_customer_word(session: Session, feedback: Feedback, data: FeedbackData) -> None:
+    """A re-send that says contact_ok says it for all the customer's responses; one that does
+    not leaves the stored word, or takes the customer's if this response had none (storage.consent)."""
+    said = data.contact_ok if "contact_ok" in data.provided else None
+    if said is None and feedback.contact_ok is None:
+        feedback.contact_ok = stored_word(session.connection(), feedback.customer_id, feedback.customer_email)
+    elif said is not None:
+        session.flush()
+        spread_word(session.connection(), feedback.customer_id, feedback.customer_email, said)
+
+
 def _feedback_values(data: FeedbackData) -> dict[str, Any]:
     values = {name: getattr(data, name) for name in FEEDBACK_FIELDS}
     values["tags"] = list(data.tags)
@@ -69,16 +81,18 @@ def _feedback_values(data: FeedbackData) -> dict[str, Any]:
 
 
 @cache
-def _insert_new_feedback(dialect: str) -> Insert:
-    """INSERT … ON CONFLICT (survey, external_id) DO NOTHING RETURNING id: an id when this call
+def _insert_new_feedback(dialect: str, inherit: bool) -> Insert:
+    """INSERT … ON CONFLICT (survey, external_id) DO NOTHING RETURNING id: a row when this call
     inserted the response, none when it was already there (built once; the values are bound
-    at execution, so SQLAlchemy compiles it once too)."""
+    at execution, so SQLAlchemy compiles it once too). `inherit`: the response did not say
+    contact_ok, so it takes the customer's stored word (storage.consent) in the same statement."""
     dialect_insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    return (
-        dialect_insert(FEEDBACK)
-        .on_conflict_do_nothing(index_elements=[FEEDBACK.c.survey, FEEDBACK.c.external_id])
-        .returning(FEEDBACK.c.id)
-    )
+    statement = dialect_insert(FEEDBACK)
+    if inherit:
+        statement = statement.values(contact_ok=STORED_WORD)
+    return statement.on_conflict_do_nothing(
+        index_elements=[FEEDBACK.c.survey, FEEDBACK.c.external_id]
+    ).returning(FEEDBACK.c.id, FEEDBACK.c.contact_ok)
 
 
 _INSERT_CASE = insert(CASES).returning(CASES.c.id)
@@ -119,9 +133,17 @@ class FeedbackIntake:
             "raw": data.raw,
         }
         with self.database.connection() as connection:
-            insert_feedback = _insert_new_feedback(connection.dialect.name)
-            feedback_id = connection.execute(insert_feedback, feedback).scalar()
-            if feedback_id is not None:
+            inherit = data.contact_ok is None  # not said: the customer's word on an earlier response holds
+            insert_feedback = _insert_new_feedback(connection.dialect.name, inherit)
+            values = feedback
+            if inherit:
+                values = {k: v for k, v in feedback.items() if k != "contact_ok"}
+                values.update(word_params(data.customer_id, data.customer_email))
+            inserted = connection.execute(insert_feedback, values).first()
+            if inserted is not None:
+                feedback_id, feedback["contact_ok"] = inserted  # the word as stored, inherited or said
+                if data.contact_ok is not None:  # said: it is the customer's word on every response
+                    spread_word(connection, data.customer_id, data.customer_email, data.contact_ok)
                 return self._first_sight(connection, {**feedback, "id": feedback_id}, triage, now)
             with self.database.session_on(connection) as session:
                 outcome = self._resent(session, data, decide, now)
@@ -241,6 +263,7 @@ class FeedbackIntake:
             if name in data.provided and getattr(feedback, name) != value:
                 setattr(feedback, name, value)
                 changed_fields.append(name)
+        _keep_customer_word(session, feedback, data)
         merged = merge_raw(feedback.raw, data.raw)
         raw_changed = merged != feedback.raw
         if changed_fields or raw_changed:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
     or_,
     text,
 )
@@ -459,6 +460,8 @@ STATS_CASE_COLUMNS = (
     "close_due_at",
     "close_seconds",
 )
+# The customer's word (storage.consent) is found by their id or their address, lower-cased.
+Index("ix_feedback_customer_email_lower", func.lower(Feedback.customer_email))
 Index("ix_feedback_received_at", Feedback.received_at, Feedback.department, Feedback.survey, Feedback.score)
 Index("ix_cases_created_at", Case.created_at, Case.department, postgresql_include=list(STATS_CASE_COLUMNS))
 Index(
@@ -566,15 +569,36 @@ class ShippedAnnouncement(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+RECIPIENT_LIVE = "status NOT IN ('failed', 'skipped')"  # a recipient told, or still to be
+
+
 class ShippedRecipient(Base):
-    """One customer told (or to be told) about one theme. UNIQUE (theme, customer): whatever
-    confirms, twice or in two processes at once, a customer is written to once per theme (the
-    insert does nothing on conflict). `sending` is committed before the SMTP send, as for a
+    """One customer told (or to be told) about one theme. UNIQUE (theme, customer) and, for
+    e-mail, UNIQUE (theme, lower(address)) among rows not failed or skipped: whatever confirms,
+    twice or in two processes at once, a customer (and a mailbox) is written to once per theme
+    (the insert does nothing on conflict). `sending` is committed before the SMTP send, as for a
     follow-up: found so with its lease gone, the mail is uncertain and never resent by itself."""
 
     __tablename__ = "shipped_recipients"
     __table_args__ = (
-        UniqueConstraint("theme", "customer", name="uq_shipped_recipients_theme_customer"),
+        # Told or being told: a row that failed (known unsent) or was skipped at sending stays
+        # with its announcement's summary, and a later confirmation adds a new row (0018).
+        Index(
+            "uq_shipped_recipients_theme_customer",
+            "theme",
+            "customer",
+            unique=True,
+            sqlite_where=text(RECIPIENT_LIVE),
+            postgresql_where=text(RECIPIENT_LIVE),
+        ),
+        Index(
+            "uq_shipped_recipients_theme_address",
+            "theme",
+            text("lower(to_address)"),
+            unique=True,
+            sqlite_where=text(f"via = 'email' AND {RECIPIENT_LIVE}"),
+            postgresql_where=text(f"via = 'email' AND {RECIPIENT_LIVE}"),
+        ),
         Index("ix_shipped_recipients_announcement_id_status", "announcement_id", "status"),
     )
 

@@ -1,13 +1,15 @@
 """'You said, we did' rows: who has a theme to hear about, the announcements, their recipients.
 
-One recipient row per (theme, customer), inserted ON CONFLICT DO NOTHING on its unique key, so
-two confirmations of one theme (a double click, two managers, two processes) tell each customer
-once. Sending is paced from the database: an announcement's `next_at` is its next free slot,
-taken with a conditional update, so all processes together keep the pace, and a restart resumes
-where the rows stand. As for a follow-up, `sending` is committed before the SMTP send: a row
-found `sending` with its lease gone is uncertain and not resent by itself (a webhook, carrying
-its id, simply goes again). The announcement is `done` once no recipient is pending or sending;
-the transaction that says so writes the summary's deliveries, once per department.
+One live recipient row per (theme, customer) and per (theme, mailbox), inserted ON CONFLICT DO
+NOTHING on those unique keys, so two confirmations of one theme (a double click, two managers,
+two processes) tell each customer once; a row known not sent (failed, skipped) is outside the
+keys and stays in its announcement's summary. Sending is paced from the database: an
+announcement's `next_at` is its next free slot, taken with a conditional update, so all
+processes together keep the pace, and a restart resumes where the rows stand. As for a
+follow-up, `sending` is committed before the SMTP send: a row found `sending` with its lease
+gone is uncertain and not resent by itself (a webhook, carrying its id, simply goes again). The
+announcement is `done` once no recipient is pending or sending; the transaction that says so
+writes the summary's deliveries, once per department.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.domain.shipped import Audience, Candidate, Tally
+from bot.domain.shipped import Audience, Candidate, Tally, customer_key
 from bot.domain.vocabulary import Category, DeliveryKind, EventKind, MessageStatus
 from storage.db import Database
 from storage.history import new_delivery, record_event
@@ -36,6 +38,8 @@ from storage.models import (
 )
 
 SENDING, DONE = "sending", "done"  # an announcement's status
+SKIPPED = "skipped"  # a recipient refused at sending (an opt-out, the suppression list): not written to
+NOT_TOLD = (MessageStatus.FAILED, SKIPPED)  # known not sent: outside the unique keys (RECIPIENT_LIVE)
 RECIPIENTS = ShippedRecipient.__table__
 UNSETTLED = (MessageStatus.PENDING, MessageStatus.SENDING)
 
@@ -121,13 +125,16 @@ class ShippedStore:
         )
         with self.database.transaction() as session:
             found = [Candidate(*row) for row in session.execute(query)]
-            told = set(  # a mail known not to have gone (failed) leaves its customer still to tell
-                session.scalars(
-                    select(ShippedRecipient.customer).where(
-                        ShippedRecipient.theme == theme, ShippedRecipient.status != MessageStatus.FAILED
-                    )
+            told: set[str] = set()  # known not sent (failed, skipped) leaves its customer still to tell
+            for customer, via, address in session.execute(
+                select(ShippedRecipient.customer, ShippedRecipient.via, ShippedRecipient.to_address).where(
+                    ShippedRecipient.theme == theme, ShippedRecipient.status.not_in(NOT_TOLD)
                 )
-            )
+            ):
+                told.add(customer)
+                mailbox = customer_key(None, address) if via == "email" else None
+                if mailbox is not None:
+                    told.add(mailbox)  # the same mailbox, whatever key a later response brings
         return found, told
 
     # ---- confirming ----------------------------------------------------------------------------
@@ -136,8 +143,9 @@ class ShippedStore:
         self, *, theme: str, label: str, note: str, author: str, audience: Audience, now: datetime
     ) -> Announced:
         """One announcement and a row per recipient; a customer someone else queued meanwhile is
-        left to them (the unique key), one whose mail failed before (known not sent) is taken
-        into this one, and an announcement left with nobody is not kept."""
+        left to them (the unique keys), one whose mail failed before (known not sent) gets a new
+        row here (the failed one stays in its own summary), and an announcement left with nobody
+        is not kept."""
         departments = sorted({r.department for r in audience.recipients})
         with self.database.transaction() as session:
             row = ShippedAnnouncement(
@@ -157,30 +165,16 @@ class ShippedStore:
             dialect_insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[
                 connection.dialect.name
             ]
-            rows = {r["customer"]: r for r in (_recipient_row(row.id, theme, r) for r in audience.recipients)}
+            rows = [_recipient_row(row.id, theme, r) for r in audience.recipients]
             written: set[str] = set()
-            for chunk in _chunks(list(rows.values()), 500):
+            for chunk in _chunks(rows, 500):  # a customer (or mailbox) told or being told stays so
                 inserted = connection.execute(
                     dialect_insert(RECIPIENTS)
                     .values(chunk)
-                    .on_conflict_do_nothing(index_elements=[RECIPIENTS.c.theme, RECIPIENTS.c.customer])
+                    .on_conflict_do_nothing()
                     .returning(RECIPIENTS.c.customer)
                 )
                 written.update(inserted.scalars())
-            for customer in rows.keys() - written:  # there already: taken again only if known unsent
-                retaken = connection.execute(
-                    update(RECIPIENTS)
-                    .where(
-                        RECIPIENTS.c.theme == theme,
-                        RECIPIENTS.c.customer == customer,
-                        RECIPIENTS.c.status == MessageStatus.FAILED,
-                    )
-                    .values(
-                        **rows[customer], lease_until=None, retry_at=None, last_error=None, message_id=None
-                    )
-                ).rowcount
-                if retaken == 1:
-                    written.add(customer)
             queued = len(written)
             already = len(audience.recipients) - queued
             if queued == 0:
@@ -285,6 +279,20 @@ class ShippedStore:
                     status=MessageStatus.PENDING, last_error=error[:500], lease_until=None, retry_at=retry_at
                 )
             )
+
+    def mark_skipped(self, recipient_id: int, code: str, error: str) -> None:
+        """Refused at sending (the customer opted out, or the suppression list grew meanwhile):
+        counted with the announcement's skipped customers, not as a mail that could not go."""
+        with self.database.transaction() as session:
+            row = session.get(ShippedRecipient, recipient_id, with_for_update=True)
+            if row is None or row.status not in UNSETTLED:
+                return
+            row.status, row.last_error, row.lease_until = SKIPPED, error[:500], None
+            announcement = session.get_one(ShippedAnnouncement, row.announcement_id, with_for_update=True)
+            skipped = {d: dict(reasons) for d, reasons in (announcement.skipped or {}).items()}
+            reasons = skipped.setdefault(row.department, {})
+            reasons[code] = reasons.get(code, 0) + 1
+            announcement.skipped = skipped
 
     def mark_failed(self, recipient_id: int, error: str, *, uncertain: bool = False) -> None:
         status = MessageStatus.UNCERTAIN if uncertain else MessageStatus.FAILED

@@ -111,7 +111,7 @@ def test_db_upgrade_creates_the_schema(clean_env, capsys, tmp_path):
     shown = capsys.readouterr()
     assert "database schema: empty" in shown.out and "run `closeloop db upgrade`" in shown.err
     assert cli.main(["db", "upgrade"]) == 0
-    assert "database schema: 0017 (latest: 0017)" in capsys.readouterr().out
+    assert "database schema: 0018 (latest: 0018)" in capsys.readouterr().out
     assert cli.main(["db", "status"]) == 0
 
 
@@ -208,7 +208,7 @@ def test_check_says_the_schema_is_outdated(tmp_path):
     lines: list[str] = []
     environ = {"CLOSELOOP_POLICY": str(EXAMPLE), "DATABASE_URL": url}
     assert run_check(load_settings(environ, None), None, out=lines.append) == 1
-    assert "✗ the database schema is 0002, this version needs 0017 — run `closeloop db upgrade`" in lines[-1]
+    assert "✗ the database schema is 0002, this version needs 0018 — run `closeloop db upgrade`" in lines[-1]
 
 
 def test_the_demo_runs_the_whole_loop(tmp_path):

@@ -36,8 +36,8 @@ def test_a_second_confirmation_queues_nobody_and_the_audience_counts_each_custom
     first = _announce(store, policy, clock)
     assert (first.queued, first.already) == (30, 0)
     found, told = store.candidates("export")
-    assert len(found) == 35 and len(told) == 30
-    assert audience(policy.outer_loop, found, told).recipients == []
+    who = audience(policy.outer_loop, found, told)
+    assert len(found) == 35 and who.told == 30 and who.recipients == []
     again = store.announce(
         theme="export",
         label="export",
@@ -147,7 +147,7 @@ def test_a_new_confirmation_takes_again_a_customer_whose_mail_failed_but_not_an_
 ):
     seed(database, "export", customers(3), clock())
     store = ShippedStore(database)
-    _announce(store, policy, clock)
+    first = _announce(store, policy, clock)
     lease = timedelta(seconds=40)
     fates = []
     for fate in ("failed", "uncertain", "sent"):
@@ -163,7 +163,8 @@ def test_a_new_confirmation_takes_again_a_customer_whose_mail_failed_but_not_an_
         fates.append((fate, got.customer))
         clock.advance(seconds=1)
     found, told = store.candidates("export")
-    assert told == {customer for fate, customer in fates if fate != "failed"}
+    told_ids = {customer for fate, customer in fates if fate != "failed"}
+    assert told == told_ids | {f"email:c{c.removeprefix('id:c-')}@example.com" for c in told_ids}
     who = audience(policy.outer_loop, found, told)
     assert [r.customer for r in who.recipients] == [fates[0][1]]
     again = store.announce(
@@ -178,3 +179,25 @@ def test_a_new_confirmation_takes_again_a_customer_whose_mail_failed_but_not_an_
         "Now.",
         0,
     )
+    # The failure stays with the first announcement (its summary still says one could not go).
+    assert store.counts(first.id) == {"failed": 1, "uncertain": 1, "sent": 1}
+    assert store.counts(again.id) == {"pending": 1}
+
+
+def test_one_mailbox_is_queued_once_per_theme_whatever_key_the_audience_used(database, policy, clock):
+    """Two confirmations whose audiences were read before either wrote, one knowing the customer
+    by id and the other by address only: the unique (theme, lower(address)) key holds."""
+    seed(database, "export", [{"id": "c-42", "name": "Dana", "email": "dana@example.com"}], clock())
+    store = ShippedStore(database)
+    by_id = audience(policy.outer_loop, *store.candidates("export"))
+    seed(database, "export", [{"name": "Dana", "email": " DANA@example.com"}], clock() + SECOND)
+    found, _ = store.candidates("export")
+    by_address = audience(policy.outer_loop, [found[0]], set())
+    assert [r.customer for r in by_address.recipients] == ["email:dana@example.com"]
+    first = store.announce(
+        theme="export", label="export", note="n", author="U0MAYA", audience=by_id, now=clock()
+    )
+    second = store.announce(
+        theme="export", label="export", note="n", author="U0OPS", audience=by_address, now=clock()
+    )
+    assert (first.queued, second.id, second.queued, second.already) == (1, None, 0, 1)

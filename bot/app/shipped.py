@@ -15,17 +15,8 @@ from bot.domain.outer_loop import note_problem
 from bot.domain.policy import Policy
 from bot.domain.shipped import Audience, audience, prefilled_note
 from bot.domain.themes import labels, theme_key
-from bot.slack.text import escape
+from bot.slack.shipped import NOT_ALLOWED, NOT_SET_UP, no_response_text, no_theme_text, nobody_left_text
 from storage.shipped import ShippedStore
-
-NOT_ALLOWED = (
-    "“You said, we did” writes to many customers at once: it is for the departments' managers and "
-    "the policy's `recognition.leaders`. Ask one of them."
-)
-NOT_SET_UP = (
-    "E-mail to customers is not set up yet: an admin sets CLOSELOOP_SMTP_URL and CLOSELOOP_MAIL_FROM "
-    "(README, “Telling the customer”)."
-)
 
 
 @dataclass(frozen=True)
@@ -66,34 +57,25 @@ class ShippedActions:
         self.on_confirmed = on_confirmed  # the sender starts now
 
     def preview(self, user: str, theme_words: str, *, look_up: bool = True) -> Preview:
-        if not self.policy.may_announce_shipped(user):
+        departments = self.policy.shipped_departments(user)  # None: everyone's customers
+        if departments is not None and not departments:
             return Preview(refusal=NOT_ALLOWED)
         key = theme_key(theme_words)
         if not key:
-            known = ", ".join(f"`{escape(t)}`" for t in self.policy.themes[:20])
-            hint = f" The policy's themes: {known}." if known else ""
-            return Preview(refusal=f"Name the theme that is fixed, e.g. `/loop shipped export`.{hint}")
+            return Preview(refusal=no_theme_text(list(self.policy.themes)))
         label = self.label_of(key)
         found, told = self.store.candidates(key)
-        if not found:
-            return Preview(
-                key,
-                label,
-                refusal=f"No detractor or passive response carries the theme *{_shown(label)}*. "
-                "Check its spelling with `/loop themes year`.",
-            )
-        who = audience(self.policy.outer_loop, found, told)
+        if not any(departments is None or c.department in departments for c in found):
+            return Preview(key, label, refusal=no_response_text(label, departments is None))
+        who = audience(self.policy.outer_loop, found, told, departments)
         if not who.recipients:
             skipped = sum(who.skipped_by_reason().values())
-            why = f"{len(told)} already told or being told, {skipped} who may not be written to"
-            return Preview(
-                key, label, who, len(told), refusal=f"Nobody is left to tell about *{_shown(label)}*: {why}."
-            )
+            return Preview(key, label, who, who.told, refusal=nobody_left_text(label, who.told, skipped))
         if self._needs_mail(who) and not self.mail_configured:
-            return Preview(key, label, who, len(told), refusal=NOT_SET_UP)
+            return Preview(key, label, who, who.told, refusal=NOT_SET_UP)
         author = self.name_of(user) if look_up else ""
         note = prefilled_note(self.policy.outer_loop, label, author)
-        return Preview(key, label, who, len(told), note)
+        return Preview(key, label, who, who.told, note)
 
     def confirm(self, user: str, theme: str, note: str | None) -> Confirmed:
         """Write the announcement and its recipients (`theme` from the modal's metadata, which
@@ -126,6 +108,3 @@ class ShippedActions:
     def _needs_mail(self, who: Audience) -> bool:
         return any(r.via == "email" for r in who.recipients)
 
-
-def _shown(label: str) -> str:
-    return escape(label[:100])

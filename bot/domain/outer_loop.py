@@ -257,7 +257,7 @@ def refusal_of(
     """`contact_refusal` for a response's own fields (the "You said, we did" audience has no case)."""
     if contact_ok is False:
         return ContactRefusal(
-            "opted_out", "The customer asked not to be contacted (contact_ok: false in their response)."
+            "opted_out", "The customer asked not to be contacted (contact_ok: false on a response of theirs)."
         )
     if route_of(outer, department) == "webhook":
         return None  # the helpdesk knows the customer by id and address, and its own opt-outs

@@ -356,10 +356,13 @@ class Policy(_Strict):
         """A manager of the case's department, or one of `recognition.leaders`."""
         return user in self.department_of(item).managers or user in self.recognition.leaders
 
-    def may_announce_shipped(self, user: str) -> bool:
-        """"You said, we did" writes to many customers: a manager of any department, or one of
-        `recognition.leaders`."""
-        return user in self.recognition.leaders or any(user in d.managers for d in self.departments)
+    def shipped_departments(self, user: str) -> frozenset[str] | None:
+        """Whose customers `user` may tell a theme is fixed ("You said, we did" writes to many at
+        once): None for all (one of `recognition.leaders`, or an admin), else the departments
+        they manage (empty: they may not)."""
+        if user in self.recognition.leaders or user in self.admins:
+            return None
+        return frozenset(d.name for d in self.departments if user in d.managers)
 
     def opens_case(self, category: Category) -> bool:
         return category in self.cases.open_for

@@ -1,8 +1,9 @@
 """'You said, we did' (`/loop shipped <theme>`): who is told that a theme they reported is fixed.
 
 Pure: the matching responses come in (newest first), the audience goes out. One customer is
-their customer id, else their e-mail address (lower-cased), so several responses of one customer
-count once (the newest speaks for them: its address, name, language and contact_ok). Customers
+their customer id, else their e-mail address (lower-cased), and one mailbox is one customer too,
+so several responses of one customer count once (the newest speaks for them: its address, name,
+language; their newest word on contact_ok, on any response, decides if they may be). Customers
 already told about the theme are left out; those who may not be written to are counted per
 department and reason, so the modal and the summary can say why.
 """
@@ -10,7 +11,7 @@ department and reason, so the modal and the summary can say why.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -65,6 +66,7 @@ class Recipient:
 class Audience:
     recipients: list[Recipient]
     skipped: dict[str, dict[str, int]] = field(default_factory=dict)  # department -> reason -> count
+    told: int = 0  # customers left out: told about this theme before, or being told
 
     def skipped_by_reason(self) -> Counter[str]:
         return sum((Counter(reasons) for reasons in self.skipped.values()), Counter())
@@ -79,36 +81,85 @@ def customer_key(customer_id: str | None, email: str | None) -> str | None:
     return None
 
 
-def audience(outer: OuterLoop, newest_first: Iterable[Candidate], told: set[str]) -> Audience:
-    """Each customer once (their newest response), minus those `told` about this theme before
-    and those who may not be written to (counted in `skipped`)."""
-    seen: dict[str, int | None] = {}  # key -> index in `recipients` (None: skipped)
+def _keys(c: Candidate) -> list[str]:
+    """The customer's key, and their mailbox's when that differs: one mailbox is one customer."""
+    key = customer_key(c.customer_id, c.customer_email)
+    mailbox = customer_key(None, c.customer_email)
+    return [k for k in dict.fromkeys((key, mailbox)) if k is not None]
+
+
+def _customers(candidates: list[Candidate]) -> dict[str, str]:
+    """Each key -> its customer's first key: responses sharing an id or a mailbox, even through
+    a third one (c-42 at a@, c-42 at b@, b@ alone), are one customer."""
+    parent: dict[str, str] = {}
+
+    def root(k: str) -> str:
+        while parent.setdefault(k, k) != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for c in candidates:
+        keys = _keys(c)
+        for k in keys:
+            a, b = root(keys[0]), root(k)
+            if a != b:
+                parent[b] = a
+    return {k: root(k) for k in list(parent)}
+
+
+def audience(
+    outer: OuterLoop,
+    newest_first: Iterable[Candidate],
+    told: set[str],
+    departments: Collection[str] | None = None,
+) -> Audience:
+    """Each customer once (their newest response in `departments`, None: all), minus those
+    `told` about this theme before (by any of their keys) and those who may not be written to
+    (counted in `skipped`). Their newest word on contact_ok, on whichever response, is theirs
+    (storage.consent keeps the stored responses agreeing; this holds even where they do not)."""
+    candidates = list(newest_first)
+    customer = _customers(candidates)
+    word: dict[str, bool] = {}
+    told_customers = {customer.get(k, k) for k in told}
+    for c in candidates:
+        keys = _keys(c)
+        if keys and c.contact_ok is not None:
+            word.setdefault(customer[keys[0]], c.contact_ok)
+    seen: dict[str, int | None] = {}  # customer -> index in `recipients` (None: skipped or told)
     recipients: list[Recipient] = []
     skipped: dict[str, Counter[str]] = {}
-    for c in newest_first:
-        key = customer_key(c.customer_id, c.customer_email)
-        if key is not None and key in seen:
-            at = seen[key]  # an older response: its case is the one to note it on if the newest has none
+    already = 0
+    for c in candidates:
+        if departments is not None and c.department not in departments:
+            continue  # another department's customer: theirs to tell
+        keys = _keys(c)
+        who = customer[keys[0]] if keys else None
+        if who is not None and who in seen:
+            at = seen[who]  # an older response: its case is the one to note it on if the newest has none
             if at is not None and recipients[at].case_id is None and c.case_id is not None:
                 recipients[at] = replace(recipients[at], case_id=c.case_id)
             continue
-        if key is not None and key in told:
+        if who is not None and who in told_customers:
+            already += 1
+            seen[who] = None
             continue
-        refusal = refusal_of(outer, c.department, c.contact_ok, c.customer_email)
-        code = refusal.code if refusal is not None else ("no_address" if key is None else None)
+        refusal = refusal_of(outer, c.department, word.get(who) if who else None, c.customer_email)
+        code = refusal.code if refusal is not None else ("no_address" if who is None else None)
         if code is not None:
             skipped.setdefault(c.department, Counter())[code] += 1
-            if key is not None:
-                seen[key] = None
+            if who is not None:
+                seen[who] = None
             continue
-        assert key is not None
-        seen[key] = len(recipients)
+        assert who is not None
+        seen[who] = len(recipients)
         address = (c.customer_email or "").strip() or None
         via = route_of(outer, c.department)
+        name, language = c.customer_name, c.language
         recipients.append(
-            Recipient(key, c.feedback_id, c.case_id, c.department, via, c.customer_name, address, c.language)
+            Recipient(keys[0], c.feedback_id, c.case_id, c.department, via, name, address, language)
         )
-    return Audience(recipients, {d: dict(reasons) for d, reasons in skipped.items()})
+    return Audience(recipients, {d: dict(reasons) for d, reasons in skipped.items()}, already)
 
 
 def skipped_text(reasons: Mapping[str, int]) -> str:

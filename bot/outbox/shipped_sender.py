@@ -112,7 +112,7 @@ class ShippedSender:
         outer = self.policy.outer_loop
         refusal = refusal_of(outer, lease.department, lease.contact_ok, lease.to_address)
         if refusal is not None:  # re-checked at sending: an opt-out, or the suppression list grew
-            self.store.mark_failed(lease.id, f"not sent: {refusal.reason}")
+            self.store.mark_skipped(lease.id, refusal.code, f"not sent: {refusal.reason}")
             return None
         author = self.people(lease.author)
         recipient = Recipient(

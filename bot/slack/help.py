@@ -13,5 +13,5 @@ Commands:
 • `/loop causes [week|month|quarter|year|30d]` — root causes per department, their outcomes and remedies
 • `/loop stats [department] [week|month|year|30d]` — NPS ± margin, closure rate, times, deadlines met
 • `/loop themes [department] [week|month|30d]` — the themes rising fastest among detractors
-• `/loop shipped <theme>` — managers: tell every customer who reported a theme that it is fixed
+• `/loop shipped <theme>` — managers and leaders: tell the customers who reported a theme that it is fixed
 • `/loop help` — this message"""

@@ -88,6 +88,37 @@ def parse_theme(private_metadata: Any) -> str:
     return theme
 
 
+NOT_ALLOWED = (
+    "“You said, we did” writes to many customers at once: it is for the departments' managers (to "
+    "their departments' customers), the policy's `recognition.leaders` and its `admins`. Ask one of them."
+)
+NOT_SET_UP = (
+    "E-mail to customers is not set up yet: an admin sets CLOSELOOP_SMTP_URL and CLOSELOOP_MAIL_FROM "
+    "(README, “Telling the customer”)."
+)
+
+
+def no_theme_text(themes: list[str]) -> str:
+    known = ", ".join(f"`{escape(t)}`" for t in themes[:20])
+    hint = f" The policy's themes: {known}." if known else ""
+    return f"Name the theme that is fixed, e.g. `/loop shipped export`.{hint}"
+
+
+def no_response_text(label: str, everyone: bool) -> str:
+    whose = "" if everyone else " of your departments"
+    return (
+        f"No detractor or passive response{whose} carries the theme *{_theme(label)}*. "
+        "Check its spelling with `/loop themes year`."
+    )
+
+
+def nobody_left_text(label: str, told: int, skipped: int) -> str:
+    return (
+        f"Nobody is left to tell about *{_theme(label)}*: {told} already told or being told, "
+        f"{skipped} who may not be written to."
+    )
+
+
 def confirmed_text(label: str, queued: int, already: int) -> str:
     text = (
         f"📨 Telling {queued:,} customer{'s' if queued != 1 else ''} that *{_theme(label)}* is fixed, "
