@@ -93,6 +93,12 @@ def post_to_helpdesk(post: Post, url: str, secret: str, event_id: str, now: date
     )
 
 
+def send_lease_seconds(mail: MailSettings | None) -> float:
+    """How long a message being sent is leased: longer than the longest SMTP conversation
+    (`conversation_limit`), so a live send is never taken for a crashed one."""
+    return max(LEASE_SECONDS, conversation_limit(mail) + LEASE_MARGIN if mail is not None else 0.0)
+
+
 class FollowUpSender:
     def __init__(
         self,
@@ -117,9 +123,7 @@ class FollowUpSender:
         self.helpdesk_secrets = dict(helpdesk_secrets or {})
         self.post = post
         self.on_deferred: Callable[[float], None] = lambda _seconds: None
-        self.lease_seconds = max(
-            LEASE_SECONDS, conversation_limit(mail) + LEASE_MARGIN if mail is not None else 0.0
-        )
+        self.lease_seconds = send_lease_seconds(mail)
 
     def run(self) -> int:
         """Send what is due, one leased message at a time; returns how many went out. A run ends

@@ -20,14 +20,20 @@ from bot.domain.policy import Policy
 from bot.domain.shipped import Recipient, compose
 from bot.outbox.failures import backoff
 from bot.outbox.mail import Addresses, Outcome, SmtpMailer, build_message, new_message_id
-from bot.outbox.mail_worker import MAX_ATTEMPTS, NOT_SET_UP, RUN_SECONDS, Person, post_to_helpdesk
+from bot.outbox.mail_worker import (
+    MAX_ATTEMPTS,
+    NOT_SET_UP,
+    RUN_SECONDS,
+    Person,
+    post_to_helpdesk,
+    send_lease_seconds,
+)
 from bot.outbox.webhooks import Post, post_json
 from bot.settings import MailSettings
 from storage.shipped import Lease, ShippedStore
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 190.0  # longer than an SMTP conversation can take (see mail_worker)
 BATCH = 100  # at most this many sends per run, and at most RUN_SECONDS (see mail_worker)
 
 
@@ -55,7 +61,7 @@ class ShippedSender:
         self.helpdesk_secrets = dict(helpdesk_secrets or {})
         self.post = post
         self.on_deferred: Callable[[float], None] = lambda _seconds: None
-        self.lease = timedelta(seconds=6 * mail.timeout + 10 if mail is not None else LEASE_SECONDS)
+        self.lease = timedelta(seconds=send_lease_seconds(mail))  # as a follow-up's
 
     @property
     def interval(self) -> timedelta:
