@@ -228,8 +228,10 @@ class ShippedStore:
                 return 0.0
             return _lease(session, recipient_id, until)
 
-    def mark_sending(self, recipient_id: int, ours: datetime, message_id: str) -> bool:
-        """Committed before the send: from here on a crash leaves the mail uncertain."""
+    def mark_sending(self, recipient_id: int, ours: datetime, now: datetime, message_id: str) -> bool:
+        """Committed before the send: from here on a crash leaves the mail uncertain. False if our
+        lease is gone or has run out (another process may have found the row and taken it for a
+        crashed send), as for a follow-up (storage.customer_messages)."""
         with self.database.transaction() as session:
             return (
                 session.execute(
@@ -238,6 +240,7 @@ class ShippedStore:
                         ShippedRecipient.id == recipient_id,
                         ShippedRecipient.status == MessageStatus.PENDING,
                         ShippedRecipient.lease_until == ours,
+                        ShippedRecipient.lease_until > now,
                     )
                     .values(
                         status=MessageStatus.SENDING,

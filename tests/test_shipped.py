@@ -89,7 +89,7 @@ def test_500_customers_paced_surviving_a_restart_halfway_each_mailed_once(
         clock.advance(seconds=1)
         dying = store.lease_next(clock(), stack.runtime.shipped.lease, stack.runtime.shipped.interval)
         assert dying is not None and not isinstance(dying, float)
-        assert store.mark_sending(dying.id, dying.lease_until, "<dying@acme.example>")
+        assert store.mark_sending(dying.id, dying.lease_until, clock(), "<dying@acme.example>")
     with make_stack(database_url, policy, clock, smtp) as stack:  # a new runtime, the same database
         drive(stack, clock, 248)
         assert len(smtp.mailbox.received) == 498  # the pace goes on where it was: one a second

@@ -83,11 +83,11 @@ def test_the_pace_is_a_slot_in_the_database_and_a_dead_send_is_uncertain(databas
     assert not isinstance(first, float) and first is not None
     wait = store.lease_next(clock(), lease, SECOND)
     assert wait == 1.0  # the next slot is a second away, whichever process asks
-    assert store.mark_sending(first.id, first.lease_until, "<m1@x>")
+    assert store.mark_sending(first.id, first.lease_until, clock(), "<m1@x>")
     clock.advance(seconds=1)
     second = store.lease_next(clock(), lease, SECOND)
     assert not isinstance(second, float) and second is not None and second.id != first.id
-    assert store.mark_sending(second.id, second.lease_until, "<m2@x>")
+    assert store.mark_sending(second.id, second.lease_until, clock(), "<m2@x>")
     store.mark_sent(second.id, clock())
     clock.advance(seconds=60)  # the first's process died mid-send: its lease has run out
     assert store.find_interrupted(clock()) == 1
@@ -95,7 +95,7 @@ def test_the_pace_is_a_slot_in_the_database_and_a_dead_send_is_uncertain(databas
     assert not isinstance(third, float) and third is not None and third.id not in (first.id, second.id)
     assert store.lease_next(clock(), lease, SECOND) is None  # nothing else is pending
     assert store.settle(clock()) == []  # the third is still leased
-    assert store.mark_sending(third.id, third.lease_until, "<m3@x>")
+    assert store.mark_sending(third.id, third.lease_until, clock(), "<m3@x>")
     store.mark_failed(third.id, "550 no such user")
     assert store.settle(clock()) == [announced.id]
     assert store.settle(clock()) == []  # once
@@ -109,6 +109,18 @@ def test_the_pace_is_a_slot_in_the_database_and_a_dead_send_is_uncertain(databas
     summary = store.summary(delivery.id)
     assert summary is not None and summary.department == "support"
     assert (summary.tally.told, summary.tally.uncertain, summary.tally.failed) == (1, 1, 1)
+
+
+def test_a_lease_run_out_before_sending_is_not_used(database, policy, clock):
+    """A process slow between its lease and the send (users.info, a GC pause) must not send on a
+    lease that ran out: another may have taken the row for a crashed send meanwhile."""
+    seed(database, "export", customers(1), clock())
+    store = ShippedStore(database)
+    _announce(store, policy, clock)
+    got = store.lease_next(clock(), timedelta(seconds=40), SECOND)
+    assert not isinstance(got, float) and got is not None
+    clock.advance(seconds=41)
+    assert not store.mark_sending(got.id, got.lease_until, clock(), "<late@x>")
 
 
 def test_processes_sending_at_once_share_one_pace_and_one_lease_per_customer(database_url, policy, clock):
@@ -153,7 +165,7 @@ def test_a_new_confirmation_takes_again_a_customer_whose_mail_failed_but_not_an_
     for fate in ("failed", "uncertain", "sent"):
         got = store.lease_next(clock(), lease, SECOND)
         assert got is not None and not isinstance(got, float)
-        assert store.mark_sending(got.id, got.lease_until, f"<{fate}@x>")
+        assert store.mark_sending(got.id, got.lease_until, clock(), f"<{fate}@x>")
         if fate == "sent":
             store.mark_sent(got.id, clock())
         else:

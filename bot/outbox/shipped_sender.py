@@ -135,7 +135,7 @@ class ShippedSender:
                 self.store.mark_failed(lease.id, NOT_SET_UP)
                 return None
             message_id = new_message_id(self.mail.sender)
-            if not self.store.mark_sending(lease.id, lease.lease_until, message_id):
+            if not self.store.mark_sending(lease.id, lease.lease_until, self.clock(), message_id):
                 return None  # our lease ran out and someone else has it
             reply_to = author.email or outer.reply_to
             addresses = Addresses(self.mail.sender, lease.name, lease.to_address or "", reply_to)
@@ -147,7 +147,7 @@ class ShippedSender:
         """The helpdesk writes to the customer: a signed POST whose id is the same on every try."""
         route = self.policy.outer_loop.helpdesk[lease.department]
         event_id = f"msg_shipped_{lease.id}"
-        if not self.store.mark_sending(lease.id, lease.lease_until, event_id):
+        if not self.store.mark_sending(lease.id, lease.lease_until, self.clock(), event_id):
             return None
         now = self.clock()
         body = json.dumps(
